@@ -1,0 +1,163 @@
+//! Where files live, and how they get there without ever being seen half-written.
+//!
+//! ```text
+//! CACHE_DIR/
+//!   gems-v1/                      bump the version when the layout changes
+//!     rubygems.org/               one directory per origin (host, plus _port if not default)
+//!       rack-3.0.8.gem            complete and verified, or absent
+//!       .rack-3.0.8.gem.1234-9f3a.part   in flight; removed on failure, cancel or drop
+//! ```
+//! A file is written under a unique temp name in its final directory and renamed into place,
+//! so readers in other threads or processes see the old entry, the new one, or none: never a
+//! torn file, even after `kill -9` (which can leave only a `.part` file, never a `.gem`).
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use rand::Rng;
+
+use crate::item::Item;
+
+const BUCKET: &str = "gems-v1";
+/// Temp files start with a dot so globbing `*.gem` never picks them up.
+const TEMP_SUFFIX: &str = "part";
+
+/// The cache entry of an item.
+#[must_use]
+pub fn cache_path(cache_dir: &Path, item: &Item) -> PathBuf {
+    cache_dir
+        .join(BUCKET)
+        .join(origin_dir(item.url()))
+        .join(item.file_name())
+}
+
+/// `host` or `host_port`, with anything unusual in the host (IPv6 brackets, `:`) made safe.
+fn origin_dir(url: &url::Url) -> String {
+    let host: String = url
+        .host_str()
+        .unwrap_or("unknown-host")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let host = host.trim_start_matches('.');
+    match url.port() {
+        Some(port) => format!("{host}_{port}"),
+        None => host.to_owned(),
+    }
+}
+
+/// A file being written; removed when dropped unless [`TempFile::persist`] moved it into place.
+/// Drop-based cleanup is what makes cancellation clean: a cancelled transfer's future is
+/// dropped, and with it its temp file.
+#[derive(Debug)]
+pub(crate) struct TempFile {
+    path: Option<PathBuf>,
+}
+
+impl TempFile {
+    /// Creates a new, empty temp file next to `final_path`, creating directories as needed.
+    pub(crate) async fn create_beside(final_path: &Path) -> io::Result<(Self, tokio::fs::File)> {
+        let dir = final_path.parent().unwrap_or_else(|| Path::new("."));
+        tokio::fs::create_dir_all(dir).await?;
+        let file_name = final_path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        loop {
+            let path = dir.join(format!(
+                ".{file_name}.{}-{:08x}.{TEMP_SUFFIX}",
+                std::process::id(),
+                rand::rng().random::<u32>()
+            ));
+            match tokio::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .await
+            {
+                Ok(file) => return Ok((Self { path: Some(path) }, file)),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        self.path.as_deref().unwrap_or_else(|| Path::new(""))
+    }
+
+    /// Atomically renames the file to `final_path`, replacing what was there.
+    pub(crate) async fn persist(mut self, final_path: &Path) -> io::Result<()> {
+        let Some(path) = self.path.take() else {
+            return Ok(());
+        };
+        match tokio::fs::rename(&path, final_path).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.path = Some(path);
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(path) = self.path.take() {
+            // Best effort: the file may already be gone (a cleaner, a full disk).
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Places a verified cache file at `dest_dir/file_name`: a hard link when both are on one
+/// filesystem (instant, no extra space), else a copy; either way through a temp name and a
+/// rename, so `dest` never holds a partial file.
+pub(crate) async fn place_in_dest(
+    source: &Path,
+    dest_dir: &Path,
+    file_name: &str,
+) -> io::Result<PathBuf> {
+    let final_path = dest_dir.join(file_name);
+    let (temp, file) = TempFile::create_beside(&final_path).await?;
+    drop(file);
+    // A hard link needs the name free; the temp name was only a reservation.
+    tokio::fs::remove_file(temp.path()).await?;
+    if tokio::fs::hard_link(source, temp.path()).await.is_err() {
+        tokio::fs::copy(source, temp.path()).await?;
+    }
+    temp.persist(&final_path).await?;
+    Ok(final_path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(url: &str) -> Item {
+        Item::new("rack", "3.0.8", None, None, url).expect("valid item")
+    }
+
+    #[test]
+    fn layout_is_per_origin() {
+        let dir = Path::new("/c");
+        assert_eq!(
+            cache_path(dir, &item("https://rubygems.org/gems/rack-3.0.8.gem")),
+            Path::new("/c/gems-v1/rubygems.org/rack-3.0.8.gem")
+        );
+        assert_eq!(
+            cache_path(dir, &item("https://u:p@localhost:8443/gems/rack-3.0.8.gem")),
+            Path::new("/c/gems-v1/localhost_8443/rack-3.0.8.gem")
+        );
+        assert_eq!(
+            cache_path(dir, &item("http://[::1]:9/x.gem")),
+            Path::new("/c/gems-v1/___1__9/rack-3.0.8.gem")
+        );
+    }
+}

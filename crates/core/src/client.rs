@@ -1,0 +1,92 @@
+//! The pooled HTTP client: rustls, HTTP/2 by ALPN, keep-alive, safe redirects.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use reqwest::redirect::{Attempt, Policy};
+
+use crate::options::ClientOptions;
+
+/// Sent with every request so mirrors can tell us apart in their logs.
+const USER_AGENT: &str = concat!("wow-fetch/", env!("CARGO_PKG_VERSION"));
+/// Redirect hops before giving up; RubyGems.org uses one (to its CDN), Bundler allows 5.
+const MAX_REDIRECTS: usize = 5;
+/// Idle connections are kept this long for the next call on the same `Fetcher`.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// Keeps an idle HTTP/2 connection alive through NATs between runs.
+const H2_KEEP_ALIVE: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot read CA bundle {}: {source}", path.display())]
+    ReadCa {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid CA bundle {}: {detail}", path.display())]
+    BadCa { path: PathBuf, detail: String },
+    #[error("cannot build the HTTP client: {0}")]
+    Build(#[source] reqwest::Error),
+}
+
+pub(crate) fn build_client(options: &ClientOptions) -> Result<reqwest::Client, ClientError> {
+    let mut builder = reqwest::Client::builder()
+        .user_agent(USER_AGENT)
+        .connect_timeout(options.connect_timeout)
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        .tcp_nodelay(true)
+        .redirect(Policy::custom(refuse_unsafe_redirect))
+        .http2_adaptive_window(true)
+        .http2_keep_alive_interval(H2_KEEP_ALIVE)
+        .http2_keep_alive_while_idle(false);
+    if options.http1_only {
+        builder = builder.http1_only();
+    }
+    if let Some(path) = &options.ca_file {
+        builder = builder.tls_certs_merge(read_ca_bundle(path)?);
+    }
+    builder.build().map_err(ClientError::Build)
+}
+
+fn read_ca_bundle(path: &PathBuf) -> Result<Vec<reqwest::Certificate>, ClientError> {
+    let pem = std::fs::read(path).map_err(|source| ClientError::ReadCa {
+        path: path.clone(),
+        source,
+    })?;
+    let certs =
+        reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ClientError::BadCa {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+    if certs.is_empty() {
+        return Err(ClientError::BadCa {
+            path: path.clone(),
+            detail: "no PEM certificate found".to_owned(),
+        });
+    }
+    Ok(certs)
+}
+
+/// Follows at most [`MAX_REDIRECTS`] hops and never from https to http: a downgrade would let
+/// anyone on the path swap the gem (and see credentials). reqwest itself drops the
+/// `Authorization` header when a redirect leaves the host.
+fn refuse_unsafe_redirect(attempt: Attempt<'_>) -> reqwest::redirect::Action {
+    let downgrade = attempt.url().scheme() == "http"
+        && attempt
+            .previous()
+            .iter()
+            .any(|previous| previous.scheme() == "https");
+    if downgrade {
+        attempt.error(RedirectRefused("redirect from https to http"))
+    } else if attempt.previous().len() > MAX_REDIRECTS {
+        attempt.error(RedirectRefused("too many redirects"))
+    } else {
+        attempt.follow()
+    }
+}
+
+/// The reason a redirect was refused, found again in the error's source chain.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct RedirectRefused(pub &'static str);

@@ -1,0 +1,179 @@
+//! The public entry point: a `Fetcher` owns a runtime and a connection pool; each call to
+//! [`Fetcher::start`] is a [`Run`] whose events the caller drains on its own thread.
+
+use std::sync::Arc;
+
+use tokio::runtime::Runtime;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::client::{build_client, ClientError};
+use crate::error::InputError;
+use crate::event::{Event, Outcome};
+use crate::item::Item;
+use crate::options::{ClientOptions, RunOptions};
+use crate::plan::Plan;
+
+/// Events waiting for the caller. Small enough that a stalled consumer throttles only the
+/// reporting task (transfers never wait on it), large enough to absorb a burst of 1,000
+/// `cached` events between two wake-ups of a Ruby thread.
+const EVENT_BUFFER: usize = 4096;
+
+/// Why a `Fetcher` could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    #[error(transparent)]
+    Client(#[from] ClientError),
+}
+
+/// One pool of connections (HTTP/2 multiplexed where offered, keep-alive and TLS session
+/// reuse otherwise) and the runtime that drives it. Cheap to share behind an `Arc`; several
+/// runs may be in flight at once.
+pub struct Fetcher {
+    runtime: Runtime,
+    client: reqwest::Client,
+    client_options: ClientOptions,
+}
+
+impl Fetcher {
+    /// # Errors
+    /// When the runtime cannot start or the CA bundle cannot be read.
+    pub fn new(client_options: ClientOptions) -> Result<Self, InitError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            // Transfers are I/O bound; two workers keep hashing off the critical path on a
+            // small machine without oversubscribing a big one.
+            .worker_threads(2)
+            .thread_name("wow-fetch")
+            .enable_all()
+            .build()
+            .map_err(InitError::Runtime)?;
+        let client = {
+            let _guard = runtime.enter();
+            build_client(&client_options)?
+        };
+        Ok(Self {
+            runtime,
+            client,
+            client_options,
+        })
+    }
+
+    #[must_use]
+    pub fn client_options(&self) -> &ClientOptions {
+        &self.client_options
+    }
+
+    /// Starts fetching `items`. Returns at once; drain the [`Run`] for events and outcomes.
+    /// `client_options` different from the pool's get a fresh pool for this run only.
+    ///
+    /// # Errors
+    /// Invalid options (before any traffic), or a CA bundle that cannot be read.
+    pub fn start(
+        &self,
+        items: Vec<Item>,
+        options: RunOptions,
+        client_options: Option<&ClientOptions>,
+    ) -> Result<Run, StartError> {
+        let plan = Plan::new(items, &options)?;
+        let (client, connect_timeout) = match client_options {
+            Some(custom) if *custom != self.client_options => {
+                let _guard = self.runtime.enter();
+                (build_client(custom)?, custom.connect_timeout)
+            }
+            _ => (self.client.clone(), self.client_options.connect_timeout),
+        };
+        let cancel = CancellationToken::new();
+        let (events_tx, events_rx) = mpsc::channel(EVENT_BUFFER);
+        let (outcomes_tx, outcomes_rx) = oneshot::channel();
+        let run_cancel = cancel.clone();
+        self.runtime.spawn(async move {
+            let outcomes = plan
+                .execute(
+                    client,
+                    Arc::new(options),
+                    events_tx,
+                    run_cancel,
+                    connect_timeout,
+                )
+                .await;
+            // The caller may have given up on the run; then nobody needs the outcomes.
+            let _ = outcomes_tx.send(outcomes);
+        });
+        Ok(Run {
+            events: events_rx,
+            outcomes: outcomes_rx,
+            cancel,
+        })
+    }
+
+    /// Fetches everything and returns the outcomes, dropping events. Blocks the thread.
+    ///
+    /// # Errors
+    /// As [`Fetcher::start`].
+    pub fn download_all(
+        &self,
+        items: Vec<Item>,
+        options: RunOptions,
+    ) -> Result<Vec<Outcome>, StartError> {
+        Ok(self.start(items, options, None)?.wait())
+    }
+}
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error(transparent)]
+    Client(#[from] ClientError),
+}
+
+/// A run in flight. Its methods block the calling thread and must not be called from inside
+/// an async runtime.
+pub struct Run {
+    events: mpsc::Receiver<Event>,
+    outcomes: oneshot::Receiver<Vec<Outcome>>,
+    cancel: CancellationToken,
+}
+
+impl Run {
+    /// A handle that stops every transfer of this run (within milliseconds) and removes its
+    /// temp files; safe to trigger from any thread, e.g. a Ruby unblock function.
+    #[must_use]
+    pub fn cancel_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
+    /// Blocks until at least one event is available, then appends up to `max` events to
+    /// `batch`. Returns `false` once every event has been delivered.
+    pub fn next_batch(&mut self, batch: &mut Vec<Event>, max: usize) -> bool {
+        let Some(first) = self.events.blocking_recv() else {
+            return false;
+        };
+        batch.push(first);
+        while batch.len() < max {
+            match self.events.try_recv() {
+                Ok(event) => batch.push(event),
+                Err(_) => break,
+            }
+        }
+        true
+    }
+
+    /// Waits for the run to end and returns one outcome per input item, in input order.
+    /// Undelivered events are dropped. After a cancel, this returns once every temp file of
+    /// the run is gone.
+    #[must_use]
+    pub fn wait(self) -> Vec<Outcome> {
+        let Self {
+            events, outcomes, ..
+        } = self;
+        // Dropping the receiver lets the reporter finish even if nobody reads events.
+        drop(events);
+        // The run task sends before it ends; only a runtime torn down under it (process
+        // exit) loses the outcomes, and then there is nobody left to report to.
+        outcomes.blocking_recv().unwrap_or_default()
+    }
+}

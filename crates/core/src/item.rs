@@ -1,0 +1,333 @@
+//! What to fetch: one gem, validated before any traffic.
+
+use std::fmt;
+
+use url::Url;
+
+use crate::error::InputError;
+use crate::redact::redacted;
+
+/// The platform RubyGems gives a pure-Ruby gem; it is left out of the file name.
+pub const RUBY_PLATFORM: &str = "ruby";
+
+/// A SHA-256 digest, parsed from or rendered as 64 lowercase hex characters.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Sha256Digest([u8; 32]);
+
+impl Sha256Digest {
+    /// Parses 64 hex characters (either case).
+    ///
+    /// # Errors
+    /// `InputError::BadSha256` for any other length or a non-hex character.
+    pub fn from_hex(hex_digest: &str) -> Result<Self, InputError> {
+        let mut bytes = [0u8; 32];
+        if hex_digest.len() != 64 || hex::decode_to_slice(hex_digest, &mut bytes).is_err() {
+            return Err(InputError::BadSha256(hex_digest.chars().take(80).collect()));
+        }
+        Ok(Self(bytes))
+    }
+
+    #[must_use]
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    #[must_use]
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+impl fmt::Display for Sha256Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl fmt::Debug for Sha256Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Sha256Digest({})", self.to_hex())
+    }
+}
+
+/// One gem to fetch. Built only through [`Item::new`], so every `Item` has a safe file name
+/// and a URL whose scheme we speak.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Item {
+    name: String,
+    version: String,
+    platform: String,
+    sha256: Option<Sha256Digest>,
+    url: Url,
+}
+
+impl Item {
+    /// Validates and builds an item. `url` may carry credentials as userinfo; they are sent
+    /// to that host only and never shown (see [`Item::display_url`]).
+    ///
+    /// # Errors
+    /// An [`InputError`] naming the bad field.
+    pub fn new(
+        name: &str,
+        version: &str,
+        platform: Option<&str>,
+        sha256: Option<&str>,
+        url: &str,
+    ) -> Result<Self, InputError> {
+        validate_segment("name", name)?;
+        validate_segment("version", version)?;
+        if !version.starts_with(|c: char| c.is_ascii_digit()) {
+            return Err(InputError::BadField {
+                field: "version",
+                value: version.to_owned(),
+                reason: "must start with a digit",
+            });
+        }
+        let platform = platform.filter(|p| !p.is_empty()).unwrap_or(RUBY_PLATFORM);
+        validate_segment("platform", platform)?;
+        let sha256 = sha256.map(Sha256Digest::from_hex).transpose()?;
+        let url = parse_url(url)?;
+        Ok(Self {
+            name: name.to_owned(),
+            version: version.to_owned(),
+            platform: platform.to_owned(),
+            sha256,
+            url,
+        })
+    }
+
+    /// The default download URL of a gem on a RubyGems-compatible source.
+    ///
+    /// # Errors
+    /// `InputError::BadUrl` when `source` is not an http(s) URL.
+    pub fn source_url(source: &str, full_name: &str) -> Result<String, InputError> {
+        let base = parse_url(source)?;
+        Ok(format!(
+            "{}/gems/{full_name}.gem",
+            base.as_str().trim_end_matches('/')
+        ))
+    }
+
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    #[must_use]
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    #[must_use]
+    pub fn platform(&self) -> &str {
+        &self.platform
+    }
+
+    #[must_use]
+    pub fn sha256(&self) -> Option<Sha256Digest> {
+        self.sha256
+    }
+
+    /// The URL to request, credentials included.
+    #[must_use]
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The URL with any password replaced, safe for messages and events.
+    #[must_use]
+    pub fn display_url(&self) -> String {
+        redacted(&self.url)
+    }
+
+    /// `name-version`, plus `-platform` unless the platform is `ruby`: the file RubyGems names.
+    #[must_use]
+    pub fn full_name(&self) -> String {
+        full_name(&self.name, &self.version, &self.platform)
+    }
+
+    /// The file name in a cache or `dest`: `full_name.gem`.
+    #[must_use]
+    pub fn file_name(&self) -> String {
+        format!("{}.gem", self.full_name())
+    }
+}
+
+/// `name-version[-platform]`, as RubyGems names a gem file.
+#[must_use]
+pub fn full_name(name: &str, version: &str, platform: &str) -> String {
+    if platform == RUBY_PLATFORM || platform.is_empty() {
+        format!("{name}-{version}")
+    } else {
+        format!("{name}-{version}-{platform}")
+    }
+}
+
+/// The parts of a `"name-version"` or `"name-version-platform"` string.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GemSpecifier {
+    pub name: String,
+    pub version: String,
+    pub platform: Option<String>,
+}
+
+/// Splits `"nokogiri-1.16.0-x86_64-linux"`: the version is the first `-`-separated segment
+/// that starts with a digit (gem names may themselves contain `-` and digits, as in
+/// `net-http-0.4.1`); everything after it is the platform.
+///
+/// # Errors
+/// `InputError::BadSpecifier` when no segment after the first starts with a digit.
+pub fn parse_specifier(text: &str) -> Result<GemSpecifier, InputError> {
+    let segments: Vec<&str> = text.split('-').collect();
+    let version_at = segments
+        .iter()
+        .enumerate()
+        .skip(1)
+        .find(|(_, s)| s.starts_with(|c: char| c.is_ascii_digit()))
+        .map(|(i, _)| i)
+        .ok_or_else(|| InputError::BadSpecifier(text.to_owned()))?;
+    let platform = segments[version_at + 1..].join("-");
+    Ok(GemSpecifier {
+        name: segments[..version_at].join("-"),
+        version: segments[version_at].to_owned(),
+        platform: (!platform.is_empty()).then_some(platform),
+    })
+}
+
+/// Names, versions and platforms become file names, so anything that could escape a directory
+/// or hide a file is refused here, before any traffic.
+fn validate_segment(field: &'static str, value: &str) -> Result<(), InputError> {
+    let reason = if value.is_empty() {
+        Some("must not be empty")
+    } else if value.len() > 255 {
+        Some("is longer than 255 bytes")
+    } else if value.contains(['/', '\\', '\0']) {
+        Some("must not contain '/', '\\' or NUL")
+    } else if value.contains("..") {
+        Some("must not contain '..'")
+    } else if value.starts_with('.') {
+        Some("must not start with '.'")
+    } else if value.chars().any(char::is_control) {
+        Some("must not contain control characters")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(InputError::BadField {
+            field,
+            value: value.chars().take(80).collect(),
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
+
+fn parse_url(text: &str) -> Result<Url, InputError> {
+    let url = Url::parse(text).map_err(|e| InputError::BadUrl {
+        url: redact_unparsed(text),
+        reason: e.to_string(),
+    })?;
+    match url.scheme() {
+        "https" | "http" if url.has_host() => Ok(url),
+        "https" | "http" => Err(InputError::BadUrl {
+            url: redacted(&url),
+            reason: "has no host".to_owned(),
+        }),
+        other => Err(InputError::BadUrl {
+            url: redacted(&url),
+            reason: format!("unsupported scheme {other:?} (use https or http)"),
+        }),
+    }
+}
+
+/// A URL that failed to parse may still hold a password: keep only what precedes `//` and
+/// what follows the last `@`.
+fn redact_unparsed(text: &str) -> String {
+    match (text.find("//"), text.rfind('@')) {
+        (Some(start), Some(at)) if at > start => {
+            format!("{}//***@{}", &text[..start], &text[at + 1..])
+        }
+        _ => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const URL: &str = "https://example.test/gems/x.gem";
+
+    #[test]
+    fn full_name_omits_ruby_platform() {
+        assert_eq!(full_name("rack", "3.0.8", "ruby"), "rack-3.0.8");
+        assert_eq!(
+            full_name("nokogiri", "1.16.0", "x86_64-linux"),
+            "nokogiri-1.16.0-x86_64-linux"
+        );
+    }
+
+    #[test]
+    fn specifier_finds_version_segment() {
+        let parsed = parse_specifier("nokogiri-1.16.0-x86_64-linux").expect("valid");
+        assert_eq!(parsed.name, "nokogiri");
+        assert_eq!(parsed.version, "1.16.0");
+        assert_eq!(parsed.platform.as_deref(), Some("x86_64-linux"));
+        let parsed = parse_specifier("net-http-0.4.1").expect("valid");
+        assert_eq!((parsed.name.as_str(), parsed.platform), ("net-http", None));
+        let parsed = parse_specifier("x25519-1.0.10").expect("valid");
+        assert_eq!(parsed.name, "x25519");
+        assert!(parse_specifier("rack").is_err());
+        assert!(parse_specifier("1.0").is_err());
+    }
+
+    #[test]
+    fn rejects_names_that_escape_a_directory() {
+        for bad in ["../etc", "a/b", "a\\b", "a\0b", ".hidden", "", "a..b"] {
+            assert!(Item::new(bad, "1.0", None, None, URL).is_err(), "{bad:?}");
+        }
+        assert!(Item::new("rack", "1.0", Some("../x"), None, URL).is_err());
+        assert!(Item::new("rack", "x1.0", None, None, URL).is_err());
+    }
+
+    #[test]
+    fn sha256_must_be_64_hex() {
+        let good = "a".repeat(64);
+        assert!(Item::new("rack", "1.0", None, Some(&good), URL).is_ok());
+        assert!(Item::new("rack", "1.0", None, Some(&"a".repeat(63)), URL).is_err());
+        assert!(Item::new("rack", "1.0", None, Some(&"g".repeat(64)), URL).is_err());
+        let upper = "ABCDEF".repeat(10) + "0123";
+        let digest = Sha256Digest::from_hex(&upper).expect("upper case hex");
+        assert_eq!(digest.to_hex(), upper.to_lowercase());
+    }
+
+    #[test]
+    fn only_http_schemes() {
+        for bad in ["ftp://x/y", "file:///etc/passwd", "gopher://a", "not a url", "https://"] {
+            assert!(Item::new("rack", "1.0", None, None, bad).is_err(), "{bad}");
+        }
+        assert!(Item::new("rack", "1.0", None, None, "http://[::1]:8080/x.gem").is_ok());
+    }
+
+    #[test]
+    fn display_url_hides_password() {
+        let item = Item::new("rack", "1.0", None, None, "https://user:s3cret@example.test/x.gem")
+            .expect("valid");
+        assert!(!item.display_url().contains("s3cret"));
+        assert!(item.display_url().contains("example.test"));
+        let err = Item::new("rack", "1.0", None, None, "https://user:s3cret@exa mple/x")
+            .expect_err("bad host");
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+    }
+
+    #[test]
+    fn source_url_joins_gems_path() {
+        assert_eq!(
+            Item::source_url("https://rubygems.org/", "rack-3.0.8").expect("valid"),
+            "https://rubygems.org/gems/rack-3.0.8.gem"
+        );
+        assert_eq!(
+            Item::source_url("https://m.test/private", "a-1").expect("valid"),
+            "https://m.test/private/gems/a-1.gem"
+        );
+    }
+}

@@ -1,0 +1,30 @@
+//! wow-fetch's engine: many `.gem` files at once over one pooled client, each streamed to disk
+//! while hashed, verified, retried and published atomically. No Ruby here: the binding in
+//! `ext/` converts input, drains [`Run`] events and maps [`Error`]s.
+
+mod cache;
+mod client;
+mod error;
+mod event;
+mod fetcher;
+mod item;
+mod job;
+mod options;
+mod plan;
+mod progress;
+mod redact;
+mod retry;
+mod transfer;
+mod verify;
+
+pub use cache::cache_path;
+pub use error::{Error, ErrorKind, InputError, NetworkFailure};
+pub use event::{Event, EventKind, Outcome, Status, Totals};
+pub use fetcher::{Fetcher, InitError, Run, StartError};
+pub use item::{full_name, parse_specifier, GemSpecifier, Item, Sha256Digest, RUBY_PLATFORM};
+pub use options::{
+    ClientOptions, RunOptions, DEFAULT_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_PROGRESS_INTERVAL, DEFAULT_READ_TIMEOUT, DEFAULT_RETRIES,
+};
+pub use redact::redacted;
+pub use tokio_util::sync::CancellationToken;

@@ -1,0 +1,331 @@
+//! From a list of items to a set of jobs: duplicates merged, limits per host prepared, every
+//! job run under the global and per-host limits, outcomes put back in input order.
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use tokio::sync::{mpsc, Notify, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{Error, ErrorKind, InputError};
+use crate::event::{Event, Outcome, Status};
+use crate::item::Item;
+use crate::job::{self, JobContext, JobResult};
+use crate::options::RunOptions;
+use crate::progress::{self, Reporter};
+
+/// One unique item and the input positions that asked for it.
+struct Job {
+    item: Item,
+    indices: Arc<[usize]>,
+}
+
+pub(crate) struct Plan {
+    jobs: Vec<Job>,
+    count: usize,
+    headers: Arc<HeaderMap>,
+}
+
+impl Plan {
+    /// # Errors
+    /// Options that make no sense, found before any traffic.
+    pub(crate) fn new(items: Vec<Item>, options: &RunOptions) -> Result<Self, InputError> {
+        if options.concurrency == 0 {
+            return Err(InputError::BadOption {
+                option: "concurrency",
+                reason: "must be a positive integer".to_owned(),
+            });
+        }
+        if options.per_host == Some(0) {
+            return Err(InputError::BadOption {
+                option: "per_host",
+                reason: "must be a positive integer".to_owned(),
+            });
+        }
+        let headers = Arc::new(request_headers(&options.headers)?);
+        let count = items.len();
+        let mut positions: HashMap<Item, Vec<usize>> = HashMap::new();
+        let mut order = Vec::new();
+        for (index, item) in items.into_iter().enumerate() {
+            positions
+                .entry(item)
+                .or_insert_with_key(|item| {
+                    order.push(item.clone());
+                    Vec::new()
+                })
+                .push(index);
+        }
+        let jobs = order
+            .into_iter()
+            .map(|item| {
+                let indices = positions.remove(&item).unwrap_or_default().into();
+                Job { item, indices }
+            })
+            .collect();
+        Ok(Self {
+            jobs,
+            count,
+            headers,
+        })
+    }
+
+    pub(crate) async fn execute(
+        self,
+        client: reqwest::Client,
+        options: Arc<RunOptions>,
+        events: mpsc::Sender<Event>,
+        cancel: CancellationToken,
+        connect_timeout: Duration,
+    ) -> Vec<Outcome> {
+        let (reports_tx, reports_rx) = mpsc::unbounded_channel();
+        let aggregator = tokio::spawn(progress::aggregate(reports_rx, events, self.count));
+        let global = Arc::new(Semaphore::new(options.concurrency));
+        let per_host = options.per_host.unwrap_or(options.concurrency);
+        let mut hosts: HashMap<String, Arc<Host>> = HashMap::new();
+        let mut tasks = JoinSet::new();
+        for (job_id, job) in self.jobs.into_iter().enumerate() {
+            let host = Arc::clone(
+                hosts
+                    .entry(host_key(&job.item))
+                    .or_insert_with(|| Arc::new(Host::new(per_host))),
+            );
+            let reporter = Reporter::new(
+                job_id,
+                Arc::clone(&job.indices),
+                job.item.full_name().into(),
+                options.progress_interval,
+                reports_tx.clone(),
+            );
+            let context = JobContext {
+                client: client.clone(),
+                options: Arc::clone(&options),
+                global: Arc::clone(&global),
+                host,
+                cancel: cancel.clone(),
+                headers: Arc::clone(&self.headers),
+                connect_timeout,
+            };
+            let indices = Arc::clone(&job.indices);
+            tasks.spawn(async move {
+                let result = AssertUnwindSafe(job::run(job.item, context, reporter))
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|panic| JobResult::failed(internal_error(&panic)));
+                (indices, result)
+            });
+        }
+        drop(reports_tx);
+
+        let mut outcomes: Vec<Option<Outcome>> = (0..self.count).map(|_| None).collect();
+        while let Some(joined) = tasks.join_next().await {
+            // Job tasks catch their own panics and are never aborted, so a join error can
+            // only come from a runtime shutting down, when these outcomes reach nobody.
+            let Ok((indices, result)) = joined else {
+                continue;
+            };
+            for &index in indices.iter() {
+                outcomes[index] = Some(result.outcome(index));
+            }
+        }
+        // Every job has reported; the aggregator ends once it forwarded the last event.
+        let _ = aggregator.await;
+        outcomes
+            .into_iter()
+            .enumerate()
+            .map(|(index, outcome)| {
+                outcome.unwrap_or_else(|| {
+                    JobResult::failed(ErrorKind::Cancelled).outcome(index)
+                })
+            })
+            .collect()
+    }
+}
+
+/// Extra request headers, checked before any traffic so a typo is an error, not a silently
+/// dropped header.
+fn request_headers(extra: &[(String, String)]) -> Result<HeaderMap, InputError> {
+    let mut headers = HeaderMap::new();
+    for (name, value) in extra {
+        let bad = |reason: &str| InputError::BadOption {
+            option: "headers",
+            reason: format!("{name:?}: {reason}"),
+        };
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad("not a header name"))?;
+        let value = HeaderValue::from_str(value).map_err(|_| bad("value is not visible ASCII"))?;
+        headers.append(name, value);
+    }
+    Ok(headers)
+}
+
+fn internal_error(panic: &(dyn std::any::Any + Send)) -> ErrorKind {
+    let detail = panic
+        .downcast_ref::<&str>()
+        .map(ToString::to_string)
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".to_owned());
+    ErrorKind::Internal(detail)
+}
+
+/// Connections are pooled per scheme, host and port.
+fn host_key(item: &Item) -> String {
+    let url = item.url();
+    format!(
+        "{}://{}:{}",
+        url.scheme(),
+        url.host_str().unwrap_or(""),
+        url.port_or_known_default().unwrap_or(0)
+    )
+}
+
+/// Limits for one host, and the gate that lets the first request open the connection alone.
+///
+/// Without the gate, sixteen requests to a fresh host open sixteen TLS connections before any
+/// of them learns (by ALPN) that the server speaks HTTP/2 and could have carried all sixteen
+/// on one. With it, the first request connects; the others wait for its response headers and
+/// then share its HTTP/2 connection, or open keep-alive HTTP/1.1 connections as needed.
+pub(crate) struct Host {
+    pub(crate) limit: Semaphore,
+    gate: AtomicU8,
+    opened: Notify,
+}
+
+const GATE_CLOSED: u8 = 0;
+const GATE_CONNECTING: u8 = 1;
+const GATE_OPEN: u8 = 2;
+
+impl Host {
+    fn new(limit: usize) -> Self {
+        Self {
+            limit: Semaphore::new(limit),
+            gate: AtomicU8::new(GATE_CLOSED),
+            opened: Notify::new(),
+        }
+    }
+
+    /// Waits until this request may go out. Returns `true` for the one request that must
+    /// call [`Host::open`] once it has headers (or has failed).
+    pub(crate) async fn pass_gate(&self) -> bool {
+        loop {
+            let opened = self.opened.notified();
+            match self.gate.compare_exchange(
+                GATE_CLOSED,
+                GATE_CONNECTING,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return true,
+                Err(GATE_OPEN) => return false,
+                Err(_) => {
+                    // The leader may hang (a stalled server); waiting at most one connect
+                    // budget keeps one bad first request from holding everyone back.
+                    let _ = tokio::time::timeout(GATE_WAIT_LIMIT, opened).await;
+                    if self.gate.load(Ordering::Acquire) != GATE_OPEN {
+                        self.open();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Lets every waiting request through; called by the leader.
+    pub(crate) fn open(&self) {
+        self.gate.store(GATE_OPEN, Ordering::Release);
+        self.opened.notify_waiters();
+    }
+}
+
+/// How long followers wait for the first connection before opening their own.
+const GATE_WAIT_LIMIT: Duration = Duration::from_secs(5);
+
+impl JobResult {
+    fn outcome(&self, index: usize) -> Outcome {
+        Outcome {
+            index,
+            status: self.status,
+            path: self.path.clone(),
+            sha256: self.sha256,
+            bytes: self.bytes,
+            attempts: self.attempts,
+            elapsed: self.elapsed,
+            error: self.error.clone(),
+        }
+    }
+
+    pub(crate) fn failed(kind: ErrorKind) -> Self {
+        Self {
+            status: Status::Failed,
+            path: None,
+            sha256: None,
+            bytes: 0,
+            attempts: 0,
+            elapsed: Duration::ZERO,
+            error: Some(Error {
+                kind,
+                attempts: 0,
+                elapsed: Duration::ZERO,
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(name: &str) -> Item {
+        Item::new(name, "1.0", None, None, &format!("https://h.test/gems/{name}-1.0.gem"))
+            .expect("valid")
+    }
+
+    #[test]
+    fn duplicates_become_one_job_with_every_position() {
+        let items = vec![item("a"), item("b"), item("a"), item("a")];
+        let plan = Plan::new(items, &RunOptions::new("/tmp/x")).expect("valid plan");
+        assert_eq!(plan.count, 4);
+        assert_eq!(plan.jobs.len(), 2);
+        assert_eq!(&*plan.jobs[0].indices, &[0, 2, 3]);
+        assert_eq!(&*plan.jobs[1].indices, &[1]);
+    }
+
+    #[test]
+    fn zero_concurrency_is_refused() {
+        let mut options = RunOptions::new("/tmp/x");
+        options.concurrency = 0;
+        assert!(Plan::new(vec![], &options).is_err());
+        options.concurrency = 1;
+        options.per_host = Some(0);
+        assert!(Plan::new(vec![], &options).is_err());
+    }
+
+    #[test]
+    fn bad_headers_are_refused() {
+        let mut options = RunOptions::new("/tmp/x");
+        options.headers = vec![("X-Ok".into(), "fine".into())];
+        assert!(Plan::new(vec![], &options).is_ok());
+        options.headers = vec![("Bad Name".into(), "v".into())];
+        assert!(Plan::new(vec![], &options).is_err());
+        options.headers = vec![("X-Ok".into(), "line\nbreak".into())];
+        assert!(Plan::new(vec![], &options).is_err());
+    }
+
+    #[tokio::test]
+    async fn gate_lets_one_leader_through_then_everyone() {
+        let host = Arc::new(Host::new(4));
+        assert!(host.pass_gate().await);
+        let follower = {
+            let host = Arc::clone(&host);
+            tokio::spawn(async move { host.pass_gate().await })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!follower.is_finished(), "follower must wait for the leader");
+        host.open();
+        assert!(!follower.await.expect("join"));
+        assert!(!host.pass_gate().await);
+    }
+}

@@ -1,0 +1,9 @@
+//! The engine against a real local TLS mirror: one test binary of modules (as uv's `it`).
+
+mod support;
+
+mod cache;
+mod cancel;
+mod download;
+mod faults;
+mod memory;
