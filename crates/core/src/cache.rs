@@ -5,11 +5,14 @@
 //!   gems-v1/                      bump the version when the layout changes
 //!     rubygems.org/               one directory per origin (host, plus _port if not default)
 //!       rack-3.0.8.gem            complete and verified, or absent
-//!       .rack-3.0.8.gem.1234-9f3a.part   in flight; removed on failure, cancel or drop
+//!       .rack-3.0.8.gem.part      in flight; removed on failure, cancel or drop
+//!       .rack-3.0.8.gem.lock      held (flock) by whoever is fetching the entry
 //! ```
-//! A file is written under a unique temp name in its final directory and renamed into place,
-//! so readers in other threads or processes see the old entry, the new one, or none: never a
+//! A file is written under a temp name in its final directory and renamed into place, so
+//! readers in other threads or processes see the old entry, the new one, or none: never a
 //! torn file, even after `kill -9` (which can leave only a `.part` file, never a `.gem`).
+//! The lock lets concurrent processes fetch each entry once: the others wait, then find it
+//! cached. The kernel drops a lock when its holder dies, so a crash never wedges the cache.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -32,7 +35,7 @@ pub fn cache_path(cache_dir: &Path, item: &Item) -> PathBuf {
 }
 
 /// `host` or `host_port`, with anything unusual in the host (IPv6 brackets, `:`) made safe.
-fn origin_dir(url: &url::Url) -> String {
+pub(crate) fn origin_dir(url: &url::Url) -> String {
     let host: String = url
         .host_str()
         .unwrap_or("unknown-host")
@@ -88,6 +91,15 @@ impl TempFile {
         }
     }
 
+    /// Creates (truncating) the one temp file of a cache entry. Only the holder of the
+    /// entry's [`EntryLock`] writes it, so the fixed name cannot collide, and a `.part` left
+    /// by a killed process is simply reused.
+    pub(crate) async fn create_for_entry(entry: &Path) -> io::Result<(Self, tokio::fs::File)> {
+        let path = sibling(entry, TEMP_SUFFIX);
+        let file = tokio::fs::File::create(&path).await?;
+        Ok((Self { path: Some(path) }, file))
+    }
+
     pub(crate) fn path(&self) -> &Path {
         self.path.as_deref().unwrap_or_else(|| Path::new(""))
     }
@@ -113,6 +125,56 @@ impl Drop for TempFile {
             // Best effort: the file may already be gone (a cleaner, a full disk).
             let _ = std::fs::remove_file(path);
         }
+    }
+}
+
+/// `dir/.NAME.suffix` for `dir/NAME`.
+fn sibling(entry: &Path, suffix: &str) -> PathBuf {
+    let name = entry
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    entry.with_file_name(format!(".{name}.{suffix}"))
+}
+
+/// An exclusive advisory lock on one cache entry, across threads and processes.
+#[derive(Debug)]
+pub(crate) struct EntryLock {
+    _file: std::fs::File,
+}
+
+/// How often a waiter looks again; fetching a gem takes far longer, so this costs nothing.
+const LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+
+impl EntryLock {
+    /// Takes the lock if it is free; `Ok(None)` when someone else holds it.
+    pub(crate) async fn try_acquire(entry: &Path) -> io::Result<Option<Self>> {
+        let path = sibling(entry, "lock");
+        tokio::task::spawn_blocking(move || {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)?;
+            match file.try_lock() {
+                Ok(()) => Ok(Some(Self { _file: file })),
+                Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+                Err(std::fs::TryLockError::Error(e)) => Err(e),
+            }
+        })
+        .await
+        .map_err(io::Error::other)?
+    }
+
+    /// Waits until whoever holds the lock lets go (polling, so the wait is cancellable).
+    pub(crate) async fn wait_until_free(entry: &Path) -> io::Result<()> {
+        while Self::try_acquire(entry).await?.is_none() {
+            tokio::time::sleep(LOCK_POLL).await;
+        }
+        Ok(())
     }
 }
 

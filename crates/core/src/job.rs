@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderMap;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio_util::sync::CancellationToken;
 
-use crate::cache::{cache_path, place_in_dest};
+use crate::cache::{cache_path, place_in_dest, EntryLock, TempFile};
 use crate::error::{Error, ErrorKind};
 use crate::event::{EventKind, Status};
 use crate::item::{Item, Sha256Digest};
@@ -113,21 +113,27 @@ async fn fetch(
     if let Some(done) = from_cache(item, &entry, options).await? {
         return Ok(done);
     }
-    let _global = context
-        .global
-        .acquire()
-        .await
-        .map_err(|_| (ErrorKind::Cancelled, 0))?;
-    let _host = context
-        .host
-        .limit
-        .acquire()
-        .await
-        .map_err(|_| (ErrorKind::Cancelled, 0))?;
-    // Another thread or process may have fetched it while we queued.
-    if let Some(done) = from_cache(item, &entry, options).await? {
-        return Ok(done);
-    }
+    let (_global, _host, _lock) = loop {
+        let global = acquire(&context.global).await?;
+        let host = acquire(&context.host.limit).await?;
+        let lock = EntryLock::try_acquire(&entry)
+            .await
+            .map_err(|e| (ErrorKind::io("lock", &entry, &e), 0))?;
+        if let Some(lock) = lock {
+            // Another thread or process may have fetched it while we queued; under the lock
+            // nobody can be halfway through writing it.
+            if let Some(done) = from_cache(item, &entry, options).await? {
+                return Ok(done);
+            }
+            break (global, host, lock);
+        }
+        // Someone else is fetching this entry. Wait for them without holding our slots
+        // (holding them while waiting could deadlock two processes), then look again.
+        drop((global, host));
+        EntryLock::wait_until_free(&entry)
+            .await
+            .map_err(|e| (ErrorKind::io("lock", &entry, &e), 0))?;
+    };
     let leader = context.host.pass_gate().await;
     let transfer = Transfer {
         client: &context.client,
@@ -154,6 +160,10 @@ async fn fetch(
     })
 }
 
+async fn acquire(limit: &Semaphore) -> Result<SemaphorePermit<'_>, Failure> {
+    limit.acquire().await.map_err(|_| (ErrorKind::Cancelled, 0))
+}
+
 /// Attempts until a verified file is in hand or retries run out.
 async fn attempts(
     item: &Item,
@@ -162,7 +172,7 @@ async fn attempts(
     reporter: &mut Reporter,
     leader: bool,
     started: Instant,
-) -> Result<(crate::cache::TempFile, Sha256Digest, u64, u32), Failure> {
+) -> Result<(TempFile, Sha256Digest, u64, u32), Failure> {
     let options = &context.options;
     let mut partial: Option<Partial> = None;
     let mut attempt = 0u32;

@@ -149,7 +149,7 @@ impl Plan {
 
 /// Extra request headers, checked before any traffic so a typo is an error, not a silently
 /// dropped header.
-fn request_headers(extra: &[(String, String)]) -> Result<HeaderMap, InputError> {
+pub(crate) fn request_headers(extra: &[(String, String)]) -> Result<HeaderMap, InputError> {
     let mut headers = HeaderMap::new();
     for (name, value) in extra {
         let bad = |reason: &str| InputError::BadOption {

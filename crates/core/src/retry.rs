@@ -104,12 +104,6 @@ pub enum Classified {
 
 fn classify_io(err: &io::Error) -> Option<NetworkFailure> {
     use io::ErrorKind as K;
-    if err
-        .get_ref()
-        .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
-    {
-        return Some(NetworkFailure::Tls);
-    }
     match err.kind() {
         K::ConnectionRefused | K::AddrNotAvailable | K::HostUnreachable | K::NetworkUnreachable => {
             Some(NetworkFailure::Connect)
@@ -129,7 +123,12 @@ fn find<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<
         if let Some(found) = e.downcast_ref::<T>() {
             return Some(found);
         }
-        current = e.source();
+        // `io::Error::source()` skips the error it wraps (it returns the wrapped error's
+        // source), which is exactly where rustls puts a certificate failure.
+        current = match e.downcast_ref::<io::Error>().and_then(io::Error::get_ref) {
+            Some(inner) => Some(inner as &(dyn StdError + 'static)),
+            None => e.source(),
+        };
     }
     None
 }

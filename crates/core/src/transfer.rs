@@ -126,6 +126,8 @@ impl Transfer<'_> {
         };
         let body_length = response.content_length();
         if !resumed {
+            // The old file must be gone before the new one takes its (fixed) name.
+            drop(partial.take());
             *partial = Some(self.fresh_partial(response.headers(), body_length).await?);
         }
         let Some(current) = partial.as_mut() else {
@@ -143,7 +145,7 @@ impl Transfer<'_> {
         headers: &HeaderMap,
         total: Option<u64>,
     ) -> Result<Partial, AttemptError> {
-        let (temp, file) = TempFile::create_beside(self.cache_path)
+        let (temp, file) = TempFile::create_for_entry(self.cache_path)
             .await
             .map_err(|e| ErrorKind::io("create", self.cache_path, &e))?;
         Ok(Partial {
@@ -247,7 +249,7 @@ impl Transfer<'_> {
 }
 
 /// The innermost useful message: reqwest's own says only "error decoding response body".
-fn error_chain(err: &reqwest::Error) -> String {
+pub(crate) fn error_chain(err: &reqwest::Error) -> String {
     let mut parts = Vec::new();
     let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = current {

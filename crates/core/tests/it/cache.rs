@@ -61,4 +61,6 @@ fn two_fetchers_on_one_cache_at_once_both_succeed() {
         }
     }
     assert!(temp_files(env.dir.path()).is_empty());
+    // The entry lock makes the second fetcher wait and find each gem cached.
+    assert_eq!(env.mirror.stats().requests, 30, "each gem fetched once");
 }

@@ -14,8 +14,8 @@ pub struct Env {
     pub gems: Vec<GemFile>,
     pub dir: TempDir,
     pub ca: PathBuf,
-    // Last: the mirror's tasks live on it, so it must outlive the mirror.
-    pub runtime: Runtime,
+    /// Declared last so it drops last: the mirror's tasks run on it.
+    _runtime: Runtime,
 }
 
 /// `sizes[i]` is the payload of gem `g{i}-1.0.0`.
@@ -45,7 +45,7 @@ pub fn env(sizes: &[usize], configure: impl FnOnce(&mut MirrorConfig)) -> Env {
         gems,
         dir,
         ca,
-        runtime,
+        _runtime: runtime,
     }
 }
 
@@ -76,10 +76,6 @@ impl Env {
 
     pub fn url(&self, gem: &GemFile) -> String {
         format!("{}/gems/{}.gem", self.mirror.base_url(), gem.full_name)
-    }
-
-    pub fn path(&self, gem: &GemFile) -> String {
-        format!("/gems/{}.gem", gem.full_name)
     }
 
     /// Items for every fixture, with their expected SHA-256.
