@@ -1,0 +1,236 @@
+//! Answering one request: faults first, then the compact index or a gem, with ranges and
+//! validators.
+
+use crate::body::{ConnState, MirrorBody, Shape};
+use crate::faults::Plan;
+use crate::ranges::{if_range_matches, none_match_hits, parse_range, RangeRequest};
+use crate::server::Shared;
+use crate::store::Resource;
+use bytes::{Bytes, BytesMut};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderName, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode, Version};
+use std::convert::Infallible;
+use std::sync::Arc;
+
+pub(crate) async fn handle(
+    shared: Arc<Shared>,
+    conn: Arc<ConnState>,
+    req: Request<Incoming>,
+) -> Result<Response<MirrorBody>, Infallible> {
+    let path = req.uri().path().to_owned();
+    if path.starts_with("/_") {
+        return Ok(crate::control::handle(&shared, req).await);
+    }
+    shared
+        .counters
+        .request(&path, req.headers().contains_key(header::RANGE));
+    let plan = shared.faults.plan(&path);
+    let delay = shared.latency + plan.latency;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let http1 = req.version() != Version::HTTP_2;
+    let mut response = respond(&shared, &req, &path, &plan, http1.then_some(conn)).await;
+    // Connection-specific headers are forbidden in h2 (RFC 9113 §8.2.2).
+    if plan.close && http1 {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    Ok(response)
+}
+
+async fn respond(
+    shared: &Arc<Shared>,
+    req: &Request<Incoming>,
+    path: &str,
+    plan: &Plan,
+    conn: Option<Arc<ConnState>>,
+) -> Response<MirrorBody> {
+    if let Some((code, retry_after)) = plan.status {
+        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = text(shared, status, format!("wow-mirror: injected {code}\n"));
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        return response;
+    }
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        let mut response = text(shared, StatusCode::METHOD_NOT_ALLOWED, "GET or HEAD only\n");
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return response;
+    }
+    match lookup(shared, path).await {
+        Ok(Some(resource)) => represent(shared, req, &resource, plan, conn),
+        Ok(None) => text(shared, StatusCode::NOT_FOUND, "not found\n"),
+        Err(e) => text(
+            shared,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("wow-mirror: {e}\n"),
+        ),
+    }
+}
+
+async fn lookup(shared: &Arc<Shared>, path: &str) -> std::io::Result<Option<Resource>> {
+    let index = &shared.index;
+    if path == "/versions" {
+        return Ok(Some(index.versions.clone()));
+    }
+    if path == "/names" {
+        return Ok(Some(index.names.clone()));
+    }
+    if let Some(name) = path.strip_prefix("/info/") {
+        return Ok(index.info.get(name).cloned());
+    }
+    let Some(file) = path.strip_prefix("/gems/") else {
+        return Ok(None);
+    };
+    let (gems, file) = (Arc::clone(&shared.gems), file.to_owned());
+    // File reads and first-time hashing block; keep them off the reactor.
+    tokio::task::spawn_blocking(move || gems.get(&file))
+        .await
+        .map_err(std::io::Error::other)?
+}
+
+/// The resource as the request asks for it: 304, 206, 416 or 200.
+fn represent(
+    shared: &Arc<Shared>,
+    req: &Request<Incoming>,
+    resource: &Resource,
+    plan: &Plan,
+    conn: Option<Arc<ConnState>>,
+) -> Response<MirrorBody> {
+    let etag = shared.etags.then_some(resource.etag.as_str());
+    let last_modified = shared.etags.then_some(resource.last_modified.as_str());
+    let request_header = |name: HeaderName| req.headers().get(name)?.to_str().ok();
+    let len = resource.body.len() as u64;
+
+    let mut response = Response::new(MirrorBody::uncounted(Bytes::new()));
+    let headers = response.headers_mut();
+    if let Some(tag) = etag {
+        put(headers, header::ETAG, tag);
+    }
+    if let Some(date) = last_modified {
+        put(headers, header::LAST_MODIFIED, date);
+    }
+    if shared.ranges {
+        headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    }
+
+    if let (Some(tag), Some(candidates)) = (etag, request_header(header::IF_NONE_MATCH)) {
+        if none_match_hits(candidates, tag) {
+            *response.status_mut() = StatusCode::NOT_MODIFIED;
+            return response;
+        }
+    }
+
+    let mut range = RangeRequest::Full;
+    if shared.ranges {
+        if let Some(spec) = request_header(header::RANGE) {
+            let current = request_header(header::IF_RANGE)
+                .map_or(true, |v| if_range_matches(v, etag, last_modified));
+            if current {
+                range = parse_range(spec, len);
+            }
+        }
+    }
+    let body = match range {
+        RangeRequest::Full => resource.body.clone(),
+        RangeRequest::Partial { start, end } => {
+            *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+            let content_range = format!("bytes {start}-{}/{len}", end - 1);
+            put(
+                response.headers_mut(),
+                header::CONTENT_RANGE,
+                &content_range,
+            );
+            // start < end <= len, which came from a usize.
+            resource
+                .body
+                .slice(usize::try_from(start).unwrap_or(0)..usize::try_from(end).unwrap_or(0))
+        }
+        RangeRequest::Unsatisfiable => {
+            *response.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
+            put(
+                response.headers_mut(),
+                header::CONTENT_RANGE,
+                &format!("bytes */{len}"),
+            );
+            return response;
+        }
+    };
+    let body = if plan.corrupt { corrupt(body) } else { body };
+
+    let headers = response.headers_mut();
+    put(headers, header::CONTENT_TYPE, resource.content_type);
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    if req.method() != Method::HEAD {
+        *response.body_mut() = MirrorBody::new(
+            body,
+            Shape::from(plan),
+            Some(Arc::clone(&shared.counters)),
+            conn,
+        );
+    }
+    response
+}
+
+/// Flip bits in the middle and at the end: a checksum notices, a length check does not.
+fn corrupt(body: Bytes) -> Bytes {
+    if body.is_empty() {
+        return body;
+    }
+    let mut bytes = BytesMut::from(&body[..]);
+    let len = bytes.len();
+    for at in [len / 2, len - 1] {
+        bytes[at] ^= 0x5a;
+    }
+    bytes.freeze()
+}
+
+/// A short counted text answer (errors and injected statuses).
+fn text(shared: &Arc<Shared>, status: StatusCode, body: impl Into<String>) -> Response<MirrorBody> {
+    let body = Bytes::from(body.into());
+    let len = body.len();
+    let mut response = Response::new(MirrorBody::new(
+        body,
+        Shape::default(),
+        Some(Arc::clone(&shared.counters)),
+        None,
+    ));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    response
+}
+
+/// Insert a header we generated ourselves (always visible ASCII); an invalid one is dropped
+/// rather than failing the response.
+pub(crate) fn put(headers: &mut hyper::HeaderMap, name: HeaderName, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        headers.insert(name, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn corrupt_keeps_length_and_changes_bytes() {
+        let body = Bytes::from_static(b"0123456789");
+        let bad = corrupt(body.clone());
+        assert_eq!(bad.len(), body.len());
+        assert_ne!(bad, body);
+        assert_eq!(corrupt(Bytes::new()), Bytes::new());
+    }
+}

@@ -1,0 +1,106 @@
+//! What the mirror has seen, so tests can assert on connection reuse, protocol and resumes.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+/// A snapshot of the mirror's counters since start or the last reset. Control endpoints
+/// (`/_stats`, `/_faults`) are not counted as requests, but their connections are.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// HTTP requests (HTTP/1.1 requests or h2 streams).
+    pub requests: u64,
+    /// Accepted TCP connections.
+    pub tcp_connections: u64,
+    /// Completed TLS handshakes (full or resumed).
+    pub tls_handshakes: u64,
+    /// Connections whose ALPN negotiated `h2`.
+    pub h2_connections: u64,
+    /// Connections that speak HTTP/1.1 (ALPN `http/1.1` or no ALPN).
+    pub http1_connections: u64,
+    /// Requests carrying a `Range` header, honoured or not.
+    pub range_requests: u64,
+    /// Response body bytes handed to the connection.
+    pub bytes_sent: u64,
+    /// Request count per path (query strings dropped).
+    pub paths: BTreeMap<String, u64>,
+}
+
+/// The live counters behind [`Stats`]: atomics, so the hot path takes no lock except for the
+/// per-path map.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    requests: AtomicU64,
+    tcp_connections: AtomicU64,
+    tls_handshakes: AtomicU64,
+    h2_connections: AtomicU64,
+    http1_connections: AtomicU64,
+    range_requests: AtomicU64,
+    bytes_sent: AtomicU64,
+    paths: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Counters {
+    pub(crate) fn tcp_accepted(&self) {
+        self.tcp_connections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn tls_established(&self, h2: bool) {
+        self.tls_handshakes.fetch_add(1, Ordering::Relaxed);
+        let protocol = if h2 {
+            &self.h2_connections
+        } else {
+            &self.http1_connections
+        };
+        protocol.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn request(&self, path: &str, has_range: bool) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        if has_range {
+            self.range_requests.fetch_add(1, Ordering::Relaxed);
+        }
+        let mut paths = self.paths.lock().unwrap_or_else(PoisonError::into_inner);
+        *paths.entry(path.to_owned()).or_default() += 1;
+    }
+
+    pub(crate) fn sent(&self, bytes: u64) {
+        self.bytes_sent.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> Stats {
+        Stats {
+            requests: self.requests.load(Ordering::Relaxed),
+            tcp_connections: self.tcp_connections.load(Ordering::Relaxed),
+            tls_handshakes: self.tls_handshakes.load(Ordering::Relaxed),
+            h2_connections: self.h2_connections.load(Ordering::Relaxed),
+            http1_connections: self.http1_connections.load(Ordering::Relaxed),
+            range_requests: self.range_requests.load(Ordering::Relaxed),
+            bytes_sent: self.bytes_sent.load(Ordering::Relaxed),
+            paths: self
+                .paths
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
+        }
+    }
+
+    pub(crate) fn reset(&self) {
+        for counter in [
+            &self.requests,
+            &self.tcp_connections,
+            &self.tls_handshakes,
+            &self.h2_connections,
+            &self.http1_connections,
+            &self.range_requests,
+            &self.bytes_sent,
+        ] {
+            counter.store(0, Ordering::Relaxed);
+        }
+        self.paths
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+}
