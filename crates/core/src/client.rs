@@ -54,11 +54,10 @@ fn read_ca_bundle(path: &PathBuf) -> Result<Vec<reqwest::Certificate>, ClientErr
         path: path.clone(),
         source,
     })?;
-    let certs =
-        reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ClientError::BadCa {
-            path: path.clone(),
-            detail: e.to_string(),
-        })?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ClientError::BadCa {
+        path: path.clone(),
+        detail: e.to_string(),
+    })?;
     if certs.is_empty() {
         return Err(ClientError::BadCa {
             path: path.clone(),

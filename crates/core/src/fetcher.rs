@@ -13,6 +13,7 @@ use crate::event::{Event, Outcome};
 use crate::item::Item;
 use crate::options::{ClientOptions, RunOptions};
 use crate::plan::Plan;
+use crate::resolve::{GemRequest, ResolveError, ResolveOptions};
 
 /// Events waiting for the caller. Small enough that a stalled consumer throttles only the
 /// reporting task (transfers never wait on it), large enough to absorb a burst of 1,000
@@ -118,6 +119,28 @@ impl Fetcher {
         options: RunOptions,
     ) -> Result<Vec<Outcome>, StartError> {
         Ok(self.start(items, options, None)?.wait())
+    }
+
+    /// Resolves `requests` and their runtime dependencies through the source's compact index
+    /// over this pool, and returns the gems to fetch: requested gems first, then dependencies
+    /// by name, each with its SHA-256 from the index. Blocks the thread (not from inside an
+    /// async runtime); `options.cancel` stops it.
+    ///
+    /// # Errors
+    /// Bad options (before any traffic), an unknown requested gem, an index that cannot be
+    /// fetched, or a [`ResolveError::Conflict`] explaining why no versions fit together.
+    pub fn resolve(
+        &self,
+        requests: &[GemRequest],
+        options: &ResolveOptions,
+    ) -> Result<Vec<Item>, ResolveError> {
+        crate::resolve::resolve(
+            &self.runtime,
+            &self.client,
+            self.client_options.connect_timeout,
+            requests,
+            options,
+        )
     }
 }
 

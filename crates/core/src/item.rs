@@ -302,7 +302,13 @@ mod tests {
 
     #[test]
     fn only_http_schemes() {
-        for bad in ["ftp://x/y", "file:///etc/passwd", "gopher://a", "not a url", "https://"] {
+        for bad in [
+            "ftp://x/y",
+            "file:///etc/passwd",
+            "gopher://a",
+            "not a url",
+            "https://",
+        ] {
             assert!(Item::new("rack", "1.0", None, None, bad).is_err(), "{bad}");
         }
         assert!(Item::new("rack", "1.0", None, None, "http://[::1]:8080/x.gem").is_ok());
@@ -310,8 +316,14 @@ mod tests {
 
     #[test]
     fn display_url_hides_password() {
-        let item = Item::new("rack", "1.0", None, None, "https://user:s3cret@example.test/x.gem")
-            .expect("valid");
+        let item = Item::new(
+            "rack",
+            "1.0",
+            None,
+            None,
+            "https://user:s3cret@example.test/x.gem",
+        )
+        .expect("valid");
         assert!(!item.display_url().contains("s3cret"));
         assert!(item.display_url().contains("example.test"));
         let err = Item::new("rack", "1.0", None, None, "https://user:s3cret@exa mple/x")

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cache::{cache_path, place_in_dest, EntryLock, TempFile};
 use crate::error::{Error, ErrorKind};
 use crate::event::{EventKind, Status};
+use crate::gate::FirstContact;
 use crate::item::{Item, Sha256Digest};
 use crate::options::RunOptions;
 use crate::plan::Host;
@@ -134,7 +135,7 @@ async fn fetch(
             .await
             .map_err(|e| (ErrorKind::io("lock", &entry, &e), 0))?;
     };
-    let leader = context.host.pass_gate().await;
+    let first_contact = context.host.gate.pass().await;
     let transfer = Transfer {
         client: &context.client,
         item,
@@ -144,7 +145,7 @@ async fn fetch(
         read_timeout: options.read_timeout,
     };
     let (temp, sha256, bytes, attempts) =
-        attempts(item, &transfer, context, reporter, leader, started).await?;
+        attempts(item, &transfer, context, reporter, first_contact, started).await?;
     temp.persist(&entry)
         .await
         .map_err(|e| (ErrorKind::io("rename into", &entry, &e), attempts))?;
@@ -170,7 +171,7 @@ async fn attempts(
     transfer: &Transfer<'_>,
     context: &JobContext,
     reporter: &mut Reporter,
-    leader: bool,
+    mut first_contact: Option<FirstContact<'_>>,
     started: Instant,
 ) -> Result<(TempFile, Sha256Digest, u64, u32), Failure> {
     let options = &context.options;
@@ -178,14 +179,13 @@ async fn attempts(
     let mut attempt = 0u32;
     let mut retries_used = 0u32;
     let mut checksum_retried = false;
-    let mut gate_pending = leader;
     reporter.started(1);
     loop {
         attempt += 1;
         let outcome = transfer
             .attempt(&mut partial, reporter, attempt, || {
-                if std::mem::take(&mut gate_pending) {
-                    context.host.open();
+                if let Some(first) = first_contact.take() {
+                    first.connected();
                 }
             })
             .await;

@@ -7,12 +7,14 @@ mod client;
 mod error;
 mod event;
 mod fetcher;
+mod gate;
 mod item;
 mod job;
 mod options;
 mod plan;
 mod progress;
 mod redact;
+mod resolve;
 mod retry;
 mod transfer;
 mod verify;
@@ -27,4 +29,8 @@ pub use options::{
     DEFAULT_PROGRESS_INTERVAL, DEFAULT_READ_TIMEOUT, DEFAULT_RETRIES,
 };
 pub use redact::redacted;
+pub use resolve::{
+    Constraint, GemRequest, Op, RequestError, Requirement, RequirementError, ResolveError,
+    ResolveOptions, Version, VersionError, DEFAULT_INDEX_CONCURRENCY, DEFAULT_SOURCE,
+};
 pub use tokio_util::sync::CancellationToken;

@@ -3,18 +3,18 @@
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::FutureExt;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use tokio::sync::{mpsc, Notify, Semaphore};
+use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, ErrorKind, InputError};
 use crate::event::{Event, Outcome, Status};
+use crate::gate::ConnectGate;
 use crate::item::Item;
 use crate::job::{self, JobContext, JobResult};
 use crate::options::RunOptions;
@@ -139,9 +139,7 @@ impl Plan {
             .into_iter()
             .enumerate()
             .map(|(index, outcome)| {
-                outcome.unwrap_or_else(|| {
-                    JobResult::failed(ErrorKind::Cancelled).outcome(index)
-                })
+                outcome.unwrap_or_else(|| JobResult::failed(ErrorKind::Cancelled).outcome(index))
             })
             .collect()
     }
@@ -183,65 +181,20 @@ fn host_key(item: &Item) -> String {
     )
 }
 
-/// Limits for one host, and the gate that lets the first request open the connection alone.
-///
-/// Without the gate, sixteen requests to a fresh host open sixteen TLS connections before any
-/// of them learns (by ALPN) that the server speaks HTTP/2 and could have carried all sixteen
-/// on one. With it, the first request connects; the others wait for its response headers and
-/// then share its HTTP/2 connection, or open keep-alive HTTP/1.1 connections as needed.
+/// Limits for one host, and its first-contact gate.
 pub(crate) struct Host {
     pub(crate) limit: Semaphore,
-    gate: AtomicU8,
-    opened: Notify,
+    pub(crate) gate: ConnectGate,
 }
-
-const GATE_CLOSED: u8 = 0;
-const GATE_CONNECTING: u8 = 1;
-const GATE_OPEN: u8 = 2;
 
 impl Host {
     fn new(limit: usize) -> Self {
         Self {
             limit: Semaphore::new(limit),
-            gate: AtomicU8::new(GATE_CLOSED),
-            opened: Notify::new(),
+            gate: ConnectGate::new(),
         }
-    }
-
-    /// Waits until this request may go out. Returns `true` for the one request that must
-    /// call [`Host::open`] once it has headers (or has failed).
-    pub(crate) async fn pass_gate(&self) -> bool {
-        loop {
-            let opened = self.opened.notified();
-            match self.gate.compare_exchange(
-                GATE_CLOSED,
-                GATE_CONNECTING,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return true,
-                Err(GATE_OPEN) => return false,
-                Err(_) => {
-                    // The leader may hang (a stalled server); waiting at most one connect
-                    // budget keeps one bad first request from holding everyone back.
-                    let _ = tokio::time::timeout(GATE_WAIT_LIMIT, opened).await;
-                    if self.gate.load(Ordering::Acquire) != GATE_OPEN {
-                        self.open();
-                    }
-                }
-            }
-        }
-    }
-
-    /// Lets every waiting request through; called by the leader.
-    pub(crate) fn open(&self) {
-        self.gate.store(GATE_OPEN, Ordering::Release);
-        self.opened.notify_waiters();
     }
 }
-
-/// How long followers wait for the first connection before opening their own.
-const GATE_WAIT_LIMIT: Duration = Duration::from_secs(5);
 
 impl JobResult {
     fn outcome(&self, index: usize) -> Outcome {
@@ -279,8 +232,14 @@ mod tests {
     use super::*;
 
     fn item(name: &str) -> Item {
-        Item::new(name, "1.0", None, None, &format!("https://h.test/gems/{name}-1.0.gem"))
-            .expect("valid")
+        Item::new(
+            name,
+            "1.0",
+            None,
+            None,
+            &format!("https://h.test/gems/{name}-1.0.gem"),
+        )
+        .expect("valid")
     }
 
     #[test]
@@ -312,20 +271,5 @@ mod tests {
         assert!(Plan::new(vec![], &options).is_err());
         options.headers = vec![("X-Ok".into(), "line\nbreak".into())];
         assert!(Plan::new(vec![], &options).is_err());
-    }
-
-    #[tokio::test]
-    async fn gate_lets_one_leader_through_then_everyone() {
-        let host = Arc::new(Host::new(4));
-        assert!(host.pass_gate().await);
-        let follower = {
-            let host = Arc::clone(&host);
-            tokio::spawn(async move { host.pass_gate().await })
-        };
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        assert!(!follower.is_finished(), "follower must wait for the leader");
-        host.open();
-        assert!(!follower.await.expect("join"));
-        assert!(!host.pass_gate().await);
     }
 }

@@ -68,7 +68,13 @@ impl Reporter {
     }
 
     /// One terminal event per input position.
-    pub(crate) fn terminal(&self, kind: EventKind, bytes: u64, attempt: u32, error: Option<&Error>) {
+    pub(crate) fn terminal(
+        &self,
+        kind: EventKind,
+        bytes: u64,
+        attempt: u32,
+        error: Option<&Error>,
+    ) {
         debug_assert!(kind.is_terminal());
         let total = (kind != EventKind::Failed).then_some(bytes);
         for &index in self.indices.iter() {
@@ -171,7 +177,10 @@ pub(crate) async fn aggregate(
 mod tests {
     use super::*;
 
-    fn new_reporter(indices: &[usize], interval: Duration) -> (Reporter, mpsc::UnboundedReceiver<Report>) {
+    fn new_reporter(
+        indices: &[usize],
+        interval: Duration,
+    ) -> (Reporter, mpsc::UnboundedReceiver<Report>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let reporter = Reporter::new(0, indices.into(), "a-1".into(), interval, tx);
         (reporter, rx)

@@ -42,8 +42,14 @@ mod tests {
 
     #[test]
     fn masks_password_and_token() {
-        assert_eq!(redacted(&url("https://u:pw@h.test/a")), "https://u:***@h.test/a");
-        assert_eq!(redacted(&url("https://tok123@h.test/a")), "https://***@h.test/a");
+        assert_eq!(
+            redacted(&url("https://u:pw@h.test/a")),
+            "https://u:***@h.test/a"
+        );
+        assert_eq!(
+            redacted(&url("https://tok123@h.test/a")),
+            "https://***@h.test/a"
+        );
         assert_eq!(redacted(&url("https://h.test/a")), "https://h.test/a");
     }
 
@@ -52,6 +58,9 @@ mod tests {
         let u = url("https://alice:hunter22@h.test/a");
         let message = "error sending request for url (https://alice:hunter22@h.test/a)";
         let clean = scrub(message, &u);
-        assert!(!clean.contains("hunter22") && !clean.contains("alice"), "{clean}");
+        assert!(
+            !clean.contains("hunter22") && !clean.contains("alice"),
+            "{clean}"
+        );
     }
 }

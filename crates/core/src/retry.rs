@@ -5,9 +5,12 @@ use std::io;
 use std::time::{Duration, SystemTime};
 
 use rand::Rng;
+use reqwest::header::{self, HeaderMap};
+use url::Url;
 
 use crate::client::RedirectRefused;
 use crate::error::{ErrorKind, NetworkFailure};
+use crate::redact::{redacted, scrub};
 
 /// Statuses that say "try again": 408 and 429 are the client's timing, every 5xx is the
 /// server's trouble (rubygems.org's CDN answers 502/503/504 under load). 501 and 505 are
@@ -57,10 +60,52 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(when.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
+/// The error for a failed request to `url`: what happened on the wire, with the innermost
+/// useful message (reqwest's own says only "error decoding response body") and no secrets.
+#[must_use]
+pub(crate) fn transport_error(err: &reqwest::Error, url: &Url) -> ErrorKind {
+    let detail = scrub(&error_chain(err), url);
+    match classify_transport(err) {
+        Classified::Network(failure) => ErrorKind::Network {
+            failure,
+            url: redacted(url),
+            detail,
+        },
+        Classified::Redirect(reason) => ErrorKind::Redirect {
+            from: redacted(url),
+            to: err.url().map_or_else(|| "?".to_owned(), redacted),
+            reason,
+        },
+    }
+}
+
+/// The wait a retryable answer asks for in its `Retry-After` header, if any.
+#[must_use]
+pub(crate) fn retry_after(status: u16, headers: &HeaderMap) -> Option<Duration> {
+    is_retryable_status(status)
+        .then(|| headers.get(header::RETRY_AFTER))
+        .flatten()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, SystemTime::now()))
+}
+
+fn error_chain(err: &reqwest::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = current {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        current = e.source();
+    }
+    parts.join(": ")
+}
+
 /// Maps a reqwest failure to what happened on the wire, walking the source chain as uv's
 /// `retry.rs` does: reqwest wraps hyper, which wraps h2 or `io::Error`, which may wrap rustls.
 #[must_use]
-pub fn classify_transport(err: &reqwest::Error) -> Classified {
+fn classify_transport(err: &reqwest::Error) -> Classified {
     if chain_has::<RedirectRefused>(err) || err.is_redirect() {
         let reason = find::<RedirectRefused>(err)
             .map_or_else(|| "redirect refused".to_owned(), |r| r.0.to_owned());
@@ -97,7 +142,7 @@ pub fn classify_transport(err: &reqwest::Error) -> Classified {
 
 /// What a transport error turned out to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Classified {
+enum Classified {
     Network(NetworkFailure),
     Redirect(String),
 }

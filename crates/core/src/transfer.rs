@@ -2,7 +2,7 @@
 //! hashing it, detect stalls and short bodies. Each transfer owns its file, buffer and hasher.
 
 use std::path::Path;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::StatusCode;
@@ -13,8 +13,7 @@ use crate::cache::TempFile;
 use crate::error::{ErrorKind, NetworkFailure};
 use crate::item::{Item, Sha256Digest};
 use crate::progress::Reporter;
-use crate::redact::scrub;
-use crate::retry::{classify_transport, is_retryable_status, parse_retry_after, Classified};
+use crate::retry::{retry_after, transport_error};
 use crate::verify;
 
 /// Write buffer per transfer: a few network reads' worth, so the file sees few large writes
@@ -89,7 +88,10 @@ impl Transfer<'_> {
         attempt: u32,
         on_headers: impl FnOnce(),
     ) -> Result<(), AttemptError> {
-        let mut request = self.client.get(self.item.url().clone()).headers(self.headers.clone());
+        let mut request = self
+            .client
+            .get(self.item.url().clone())
+            .headers(self.headers.clone());
         let resume_from = partial.as_ref().and_then(|p| {
             p.resumable()
                 .map(|validator| (p.written, validator.clone()))
@@ -101,11 +103,15 @@ impl Transfer<'_> {
         }
         // Waiting for headers is bounded by a connect plus a read budget, so a server that
         // accepts and then says nothing counts as a stall too.
-        let sent = tokio::time::timeout(self.connect_timeout + self.read_timeout, request.send())
-            .await;
+        let sent =
+            tokio::time::timeout(self.connect_timeout + self.read_timeout, request.send()).await;
         on_headers();
         let response = match sent {
-            Err(_) => return Err(self.network(NetworkFailure::Timeout, "no response headers").into()),
+            Err(_) => {
+                return Err(self
+                    .network(NetworkFailure::Timeout, "no response headers")
+                    .into())
+            }
             Ok(Err(e)) => return Err(self.transport(&e).into()),
             Ok(Ok(response)) => response,
         };
@@ -134,7 +140,9 @@ impl Transfer<'_> {
             return Err(ErrorKind::Internal("no file to write".to_owned()).into());
         };
         if resumed {
-            current.total = body_length.map(|rest| current.written + rest).or(current.total);
+            current.total = body_length
+                .map(|rest| current.written + rest)
+                .or(current.total);
         }
         reporter.progress(current.written, current.total, attempt);
         self.stream_body(response, current, reporter, attempt).await
@@ -211,32 +219,17 @@ impl Transfer<'_> {
     }
 
     fn status_error(&self, status: StatusCode, headers: &HeaderMap) -> AttemptError {
-        let retry_after = is_retryable_status(status.as_u16())
-            .then(|| headers.get(header::RETRY_AFTER))
-            .flatten()
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, SystemTime::now()));
         AttemptError {
             kind: ErrorKind::Http {
                 status: status.as_u16(),
                 url: self.item.display_url(),
             },
-            retry_after,
+            retry_after: retry_after(status.as_u16(), headers),
         }
     }
 
     fn transport(&self, err: &reqwest::Error) -> ErrorKind {
-        let detail = scrub(&error_chain(err), self.item.url());
-        match classify_transport(err) {
-            Classified::Network(failure) => self.network(failure, &detail),
-            Classified::Redirect(reason) => ErrorKind::Redirect {
-                from: self.item.display_url(),
-                to: err
-                    .url()
-                    .map_or_else(|| "?".to_owned(), crate::redact::redacted),
-                reason,
-            },
-        }
+        transport_error(err, self.item.url())
     }
 
     fn network(&self, failure: NetworkFailure, detail: &str) -> ErrorKind {
@@ -246,20 +239,6 @@ impl Transfer<'_> {
             detail: detail.to_owned(),
         }
     }
-}
-
-/// The innermost useful message: reqwest's own says only "error decoding response body".
-pub(crate) fn error_chain(err: &reqwest::Error) -> String {
-    let mut parts = Vec::new();
-    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = current {
-        let text = e.to_string();
-        if !parts.iter().any(|p: &String| p.contains(&text)) {
-            parts.push(text);
-        }
-        current = e.source();
-    }
-    parts.join(": ")
 }
 
 /// Only a strong validator may be used with `If-Range` (RFC 9110 §13.1.5).
@@ -272,7 +251,7 @@ fn validator(headers: &HeaderMap) -> Option<HeaderValue> {
 }
 
 /// The first byte position of `Content-Range: bytes START-END/TOTAL`.
-fn content_range_start(headers: &HeaderMap) -> Option<u64> {
+pub(crate) fn content_range_start(headers: &HeaderMap) -> Option<u64> {
     let value = headers.get(header::CONTENT_RANGE)?.to_str().ok()?;
     let range = value.trim().strip_prefix("bytes ")?;
     range.split('-').next()?.trim().parse().ok()

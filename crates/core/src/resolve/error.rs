@@ -1,0 +1,27 @@
+//! Why a resolve gave no answer.
+
+use super::request::RequestError;
+use crate::error::{Error, InputError};
+
+/// Everything a resolve can fail with. URLs in messages are redacted.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ResolveError {
+    /// Bad options (source URL, headers), found before any traffic.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// A request string that cannot be read, found before any traffic.
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// A requested gem the source does not have.
+    #[error("could not find gem '{name}' in {source_url}")]
+    UnknownGem { name: String, source_url: String },
+    /// The index could not be fetched (after retries).
+    #[error("cannot fetch the gem index: {0}")]
+    Index(#[source] Error),
+    /// No set of versions satisfies every requirement; the message says why, from the
+    /// request down to the conflicting requirements.
+    #[error("{explanation}")]
+    Conflict { explanation: String },
+    #[error("cancelled")]
+    Cancelled,
+}
