@@ -1,0 +1,218 @@
+# frozen_string_literal: true
+
+require "optparse"
+require "wow/fetch/version"
+require_relative "lockfile"
+require_relative "report"
+
+module Wow
+  module Fetch
+    # `wow-fetch`: the command line over `Wow::Fetcher.download_all`.
+    #
+    #   wow-fetch rack-3.0.8 nokogiri-1.16.0-x86_64-linux --dest vendor/cache
+    #   wow-fetch --lockfile Gemfile.lock --concurrency 32
+    #
+    # Exit status: 0 when every package is ready, 1 when some failed (each failure is explained),
+    # 2 for a usage error (unknown option, bad number, nothing to fetch, unreadable lockfile),
+    # 130 when interrupted.
+    class CLI
+      EXIT_OK = 0
+      EXIT_FAILED = 1
+      EXIT_USAGE = 2
+      EXIT_INTERRUPTED = 130
+
+      # Bad command-line input; printed with a pointer to --help, exit 2.
+      class UsageError < StandardError; end
+
+      # "name-version" or "name-version-platform": the version is the first "-"-separated segment
+      # that starts with a digit (SPEC.md section 1), so "net-http-0.4.1" is net-http 0.4.1.
+      PINNED = /\A(?<name>[A-Za-z0-9_][A-Za-z0-9._]*(?:-[A-Za-z_.][A-Za-z0-9._]*)*)-(?<version>\d[^-]*)(?:-(?<platform>.+))?\z/.freeze
+      private_constant :PINNED
+
+      def self.start(argv = ARGV, out: $stdout, err: $stderr, env: ENV)
+        new(out: out, err: err, env: env).run(argv)
+      end
+
+      # @param fetcher [#download_all, nil] what downloads (default Wow::Fetcher, loaded on first use
+      #   so that --help, --version and usage errors work without the compiled extension)
+      def initialize(out: $stdout, err: $stderr, env: ENV, fetcher: nil)
+        @out = out
+        @err = err
+        @env = env
+        @fetcher = fetcher
+      end
+
+      # @return [Integer] the exit status
+      def run(argv)
+        options = parse(argv)
+        return EXIT_OK if options[:done]
+
+        items = collect_items(options)
+        raise UsageError, "nothing to fetch: give GEM-VERSION arguments or --lockfile PATH" if items.empty? && !options[:lockfile]
+
+        download(items, options)
+      rescue UsageError, OptionParser::ParseError => e
+        @err.puts "wow-fetch: #{e.message}"
+        @err.puts "Run `wow-fetch --help` for usage."
+        EXIT_USAGE
+      rescue Lockfile::ParseError => e
+        @err.puts "wow-fetch: #{e.message}"
+        EXIT_USAGE
+      rescue Interrupt
+        @err.puts "wow-fetch: interrupted"
+        EXIT_INTERRUPTED
+      end
+
+      # @return [Hash] the options; `:done` when --help or --version already answered
+      def parse(argv)
+        options = { args: [] }
+        parser = option_parser(options)
+        options[:args] = parser.parse(Array(argv))
+        options
+      end
+
+      def option_parser(options)
+        OptionParser.new do |o|
+          o.program_name = "wow-fetch"
+          o.version = Wow::Fetch::VERSION
+          o.banner = <<~BANNER
+            Usage: wow-fetch [options] GEM-VERSION...
+                   wow-fetch [options] --lockfile Gemfile.lock
+
+            Download .gem files in parallel, verified, into a cache shared by every process
+            (and into DIR with --dest). GEM-VERSION is a RubyGems full name such as
+            rack-3.0.8 or nokogiri-1.16.0-x86_64-linux.
+
+            Options:
+          BANNER
+          o.on("-l", "--lockfile PATH", "Fetch every gem of a Gemfile.lock (remotes,", "mirrors, credentials and CHECKSUMS as Bundler)") do |path|
+            options[:lockfile] = path
+          end
+          o.on("-d", "--dest DIR", "Also place the .gem files in DIR (e.g. vendor/cache)") { |dir| options[:dest] = dir }
+          o.on("--cache-dir DIR", "Shared cache (default $WOW_CACHE_DIR, else ~/.cache/wow/gems)") do |dir|
+            options[:cache_dir] = dir
+          end
+          o.on("-j", "--concurrency N", Integer, "Transfers in flight at once (default 16)") do |n|
+            options[:concurrency] = positive(n, "--concurrency")
+          end
+          o.on("--per-host N", Integer, "Transfers in flight to one host (default: --concurrency)") do |n|
+            options[:per_host] = positive(n, "--per-host")
+          end
+          o.on("-s", "--source URL", "Server for GEM-VERSION arguments (default https://rubygems.org)") do |url|
+            options[:source] = url
+          end
+          o.on("--retries N", Integer, "Extra attempts after a retryable failure (default 3)") do |n|
+            raise UsageError, "--retries must be 0 or more, not #{n}" if n.negative?
+
+            options[:retries] = n
+          end
+          o.on("--no-progress", "No live progress display on a terminal") { options[:progress] = false }
+          o.on("--json", "Print one JSON object per package instead of the summary") { options[:json] = true }
+          o.on("-q", "--quiet", "Print only failures") { options[:quiet] = true }
+          o.on("-v", "--version", "Print the version") do
+            @out.puts "wow-fetch #{Wow::Fetch::VERSION}"
+            options[:done] = true
+          end
+          o.on("-h", "--help", "Print this help") do
+            @out.puts o.help
+            options[:done] = true
+          end
+          o.separator ""
+          o.separator "Exit status: 0 all packages ready, 1 some failed, 2 usage error."
+        end
+      end
+
+      # Lockfile items first, then the arguments, in order.
+      def collect_items(options)
+        items = []
+        if options[:lockfile]
+          root = File.dirname(File.expand_path(options[:lockfile]))
+          lockfile = Lockfile.read(options[:lockfile], settings: BundlerSettings.new(root: root, env: @env))
+          lockfile.notes.each { |note| @err.puts "wow-fetch: #{note}" } unless options[:quiet]
+          items.concat(lockfile.items)
+          options[:ca_file] = lockfile.ca_file if lockfile.ca_file
+        end
+        pinned, requests = options[:args].partition { |arg| arg.match?(PINNED) }
+        items.concat(pinned.map { |arg| pinned_item(arg) })
+        items.concat(resolve(requests, options)) unless requests.empty?
+        items
+      end
+
+      # Bare names ("sinatra") and "NAME:REQUIREMENT" need the compact-index resolver (issue 6).
+      # When `Wow::Fetcher.resolve` exists, the body becomes:
+      #   Wow::Fetcher.resolve(requests.map { |r| r.sub(":", " ") }, **options.slice(:source))
+      def resolve(requests, _options)
+        raise UsageError, "#{requests.join(", ")}: a version is required (e.g. #{example(requests.first)}); " \
+                          "resolving bare gem names is not supported yet"
+      end
+
+      private
+
+      def pinned_item(arg)
+        m = arg.match(PINNED)
+        unless Gem::Version.correct?(m[:version])
+          raise UsageError, "#{arg}: #{m[:version].inspect} is not a valid version of #{m[:name]}"
+        end
+
+        item = { name: m[:name], version: m[:version] }
+        item[:platform] = m[:platform] if m[:platform]
+        item
+      end
+
+      def example(request)
+        name = request.split(":", 2).first
+        "#{name}-1.2.3"
+      end
+
+      def positive(number, flag)
+        raise UsageError, "#{flag} must be 1 or more, not #{number}" unless number.positive?
+
+        number
+      end
+
+      def download(items, options)
+        fetcher = load_fetcher
+        return EXIT_FAILED unless fetcher
+
+        call_options = options.slice(:dest, :cache_dir, :concurrency, :per_host, :source, :retries, :ca_file)
+        call_options[:progress] = options.fetch(:progress, !options[:quiet]) ? :auto : false
+        call_options[:raise_on_failure] = false
+
+        started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+        results = begin
+          fetcher.download_all(items, **call_options)
+        rescue ArgumentError => e
+          raise UsageError, e.message
+        end
+        elapsed = Process.clock_gettime(Process::CLOCK_MONOTONIC) - started
+
+        report = Report.new(results, elapsed)
+        print_report(report, options)
+        report.ok? ? EXIT_OK : EXIT_FAILED
+      end
+
+      def print_report(report, options)
+        if options[:json]
+          report.results.each { |result| @out.puts Report.json(result) }
+        elsif options[:quiet]
+          report.failures.each { |result| @err.puts report.line(result, color: Report.color?(@err, @env)) }
+        else
+          report.write(@out, color: Report.color?(@out, @env))
+        end
+        @err.puts "wow-fetch: #{report.failure_summary}" unless report.ok? || options[:json]
+        @out.flush
+      end
+
+      def load_fetcher
+        return @fetcher if @fetcher
+
+        require "wow/fetch"
+        Wow::Fetcher
+      rescue LoadError => e
+        @err.puts "wow-fetch: cannot load the wow-fetch extension (#{e.message.lines.first.chomp}); " \
+                  "build it with `rake compile` or reinstall the gem"
+        nil
+      end
+    end
+  end
+end
