@@ -49,6 +49,13 @@ pub(crate) fn origin_dir(url: &url::Url) -> String {
         })
         .collect();
     let host = host.trim_start_matches('.');
+    // A host of dots only (`https://../`, which the URL parser accepts) would leave no
+    // directory at all, and its entries would land in the bucket itself (issue 8).
+    let host = if host.is_empty() {
+        "unknown-host"
+    } else {
+        host
+    };
     match url.port() {
         Some(port) => format!("{host}_{port}"),
         None => host.to_owned(),
@@ -110,7 +117,16 @@ impl TempFile {
             return Ok(());
         };
         match tokio::fs::rename(&path, final_path).await {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                // rename(2) succeeds without doing anything when both names are hard links
+                // to one file, as when `dest` already links the cache entry (a rerun, or
+                // another process placing the same gem): the temp name must go by hand.
+                // Found by issue 8's eight-process test.
+                if tokio::fs::symlink_metadata(&path).await.is_ok() {
+                    let _ = tokio::fs::remove_file(&path).await;
+                }
+                Ok(())
+            }
             Err(e) => {
                 self.path = Some(path);
                 Err(e)
@@ -220,6 +236,10 @@ mod tests {
         assert_eq!(
             cache_path(dir, &item("http://[::1]:9/x.gem")),
             Path::new("/c/gems-v1/___1__9/rack-3.0.8.gem")
+        );
+        assert_eq!(
+            cache_path(dir, &item("https://../x.gem")),
+            Path::new("/c/gems-v1/unknown-host/rack-3.0.8.gem")
         );
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use reqwest::redirect::{Attempt, Policy};
 
 use crate::options::ClientOptions;
+use crate::redact::redacted;
 
 /// Sent with every request so mirrors can tell us apart in their logs.
 const USER_AGENT: &str = concat!("wow-fetch/", env!("CARGO_PKG_VERSION"));
@@ -77,15 +78,19 @@ fn refuse_unsafe_redirect(attempt: Attempt<'_>) -> reqwest::redirect::Action {
             .iter()
             .any(|previous| previous.scheme() == "https");
     if downgrade {
-        attempt.error(RedirectRefused("redirect from https to http"))
+        let to = redacted(attempt.url());
+        attempt.error(RedirectRefused("redirect from https to http", to))
     } else if attempt.previous().len() > MAX_REDIRECTS {
-        attempt.error(RedirectRefused("too many redirects"))
+        let to = redacted(attempt.url());
+        attempt.error(RedirectRefused("too many redirects", to))
     } else {
         attempt.follow()
     }
 }
 
-/// The reason a redirect was refused, found again in the error's source chain.
+/// The reason a redirect was refused, found again in the error's source chain, and the
+/// (redacted) target refused: reqwest's error carries only the URL that answered with the
+/// redirect, so "from X to X" was all a user saw (issue 8).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub(crate) struct RedirectRefused(pub &'static str);
+pub(crate) struct RedirectRefused(pub &'static str, pub String);

@@ -52,7 +52,7 @@ impl fmt::Debug for Sha256Digest {
 
 /// One gem to fetch. Built only through [`Item::new`], so every `Item` has a safe file name
 /// and a URL whose scheme we speak.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Item {
     name: String,
     version: String,
@@ -153,6 +153,20 @@ impl Item {
     }
 }
 
+/// By hand, because a derived `Debug` prints the URL's password: `{:?}` of an item in a log
+/// or a panic message must not leak it (issue 8).
+impl fmt::Debug for Item {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Item")
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .field("platform", &self.platform)
+            .field("sha256", &self.sha256)
+            .field("url", &self.display_url())
+            .finish()
+    }
+}
+
 /// `name-version[-platform]`, as RubyGems names a gem file.
 #[must_use]
 pub fn full_name(name: &str, version: &str, platform: &str) -> String {
@@ -227,28 +241,47 @@ fn parse_url(text: &str) -> Result<Url, InputError> {
         url: redact_unparsed(text),
         reason: e.to_string(),
     })?;
+    // A URL without an authority keeps any userinfo in its opaque path, where `redacted`
+    // cannot see it: `alice:pw@host/x.gem` parses with the scheme "alice" (issue 8).
+    let shown = || {
+        if url.cannot_be_a_base() {
+            redact_unparsed(text)
+        } else {
+            redacted(&url)
+        }
+    };
     match url.scheme() {
         "https" | "http" if url.has_host() => Ok(url),
         "https" | "http" => Err(InputError::BadUrl {
-            url: redacted(&url),
+            url: shown(),
             reason: "has no host".to_owned(),
         }),
         other => Err(InputError::BadUrl {
-            url: redacted(&url),
+            url: shown(),
             reason: format!("unsupported scheme {other:?} (use https or http)"),
         }),
     }
 }
 
-/// A URL that failed to parse may still hold a password: keep only what precedes `//` and
-/// what follows the last `@`.
+/// A URL that failed to parse may still hold a password: keep the scheme (through its `:`
+/// and any slashes) and what follows the last `@`, and mask everything between. Anchoring on
+/// `//` instead leaked `https:user:pw@host:99999` and `x:user:pw@h//@` (issue 8's property
+/// tests).
 fn redact_unparsed(text: &str) -> String {
-    match (text.find("//"), text.rfind('@')) {
-        (Some(start), Some(at)) if at > start => {
-            format!("{}//***@{}", &text[..start], &text[at + 1..])
-        }
-        _ => text.to_owned(),
-    }
+    let Some(at) = text.rfind('@') else {
+        return text.to_owned();
+    };
+    let is_scheme = |s: &str| {
+        s.starts_with(|c: char| c.is_ascii_alphabetic())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+    };
+    let scheme = text[..at]
+        .find(':')
+        .filter(|&colon| is_scheme(&text[..colon]))
+        .map_or(0, |colon| colon + 1);
+    let start = scheme + text[scheme..at].bytes().take_while(|&b| b == b'/').count();
+    format!("{}***@{}", &text[..start], &text[at + 1..])
 }
 
 #[cfg(test)]
@@ -329,6 +362,29 @@ mod tests {
         let err = Item::new("rack", "1.0", None, None, "https://user:s3cret@exa mple/x")
             .expect_err("bad host");
         assert!(!err.to_string().contains("s3cret"), "{err}");
+    }
+
+    #[test]
+    fn unparsable_urls_hide_credentials() {
+        for (text, shown) in [
+            ("https://u:pw@exa mple/x", "https://***@exa mple/x"),
+            ("https:u:pw@host:65536/x", "https:***@host:65536/x"),
+            ("javascript:u:pw@h//@", "javascript:***@"),
+            ("TOKEN@[::1/x", "***@[::1/x"),
+            ("//TOKEN@localhost:@", "//***@"),
+            ("no-at-sign", "no-at-sign"),
+        ] {
+            assert_eq!(redact_unparsed(text), shown);
+        }
+        let item = Item::new(
+            "a",
+            "1.0",
+            None,
+            None,
+            "https://u:s3cret@example.test/a.gem",
+        )
+        .expect("valid");
+        assert!(!format!("{item:?}").contains("s3cret"));
     }
 
     #[test]

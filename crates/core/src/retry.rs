@@ -73,7 +73,10 @@ pub(crate) fn transport_error(err: &reqwest::Error, url: &Url) -> ErrorKind {
         },
         Classified::Redirect(reason) => ErrorKind::Redirect {
             from: redacted(url),
-            to: err.url().map_or_else(|| "?".to_owned(), redacted),
+            to: find::<RedirectRefused>(err)
+                .map(|refused| refused.1.clone())
+                .or_else(|| err.url().map(redacted))
+                .unwrap_or_else(|| "?".to_owned()),
             reason,
         },
     }
@@ -128,6 +131,11 @@ fn classify_transport(err: &reqwest::Error) -> Classified {
     if let Some(hyper_err) = find::<hyper::Error>(err) {
         if hyper_err.is_incomplete_message() {
             return Classified::Network(NetworkFailure::Truncated);
+        }
+        // A response hyper cannot parse (a negative or garbage Content-Length, a bad status
+        // line) is the server breaking the protocol, not a reset. Issue 8's mirror faults.
+        if hyper_err.is_parse() || hyper_err.is_parse_status() || hyper_err.is_parse_too_large() {
+            return Classified::Network(NetworkFailure::Protocol);
         }
         if hyper_err.is_canceled() || hyper_err.is_closed() {
             return Classified::Network(NetworkFailure::Reset);

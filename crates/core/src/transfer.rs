@@ -42,7 +42,10 @@ impl Partial {
     }
 
     fn resumable(&self) -> Option<&HeaderValue> {
-        (self.written > 0 && self.accepts_ranges)
+        // Nothing is left to ask for once every announced byte is here (an h2 stream reset
+        // after its last DATA frame): a range from the end would only earn a 416. Issue 8.
+        let incomplete = self.total.is_none_or(|total| self.written < total);
+        (self.written > 0 && self.accepts_ranges && incomplete)
             .then_some(self.validator.as_ref())
             .flatten()
     }
@@ -128,6 +131,15 @@ impl Transfer<'_> {
                 true
             }
             StatusCode::OK => false,
+            StatusCode::RANGE_NOT_SATISFIABLE if resume_from.is_some() => {
+                // Our bytes do not fit the server's file, so they are useless; a 416 is not
+                // retryable, but fetching from scratch is the cure. Issue 8: before this, a
+                // reset after the last byte failed the item with "HTTP 416".
+                drop(partial.take());
+                return Err(self
+                    .network(NetworkFailure::Protocol, "416 for a resume; starting over")
+                    .into());
+            }
             _ => return Err(self.status_error(status, response.headers())),
         };
         let body_length = response.content_length();

@@ -1,7 +1,7 @@
 //! The response body: a byte buffer sent in chunks, shaped by the body faults (cut-off, stall,
 //! bandwidth) and counted as it goes.
 
-use crate::faults::{Cut, Plan};
+use crate::faults::{Cut, Plan, Shutdown};
 use crate::stats::Counters;
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
@@ -9,9 +9,10 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::sync::Notify;
 use tokio::time::Sleep;
 
 /// Chunk size for unshaped bodies: large enough that h2 framing, not our loop, sets the pace.
@@ -25,13 +26,52 @@ const PACING_TICKS_PER_SEC: u64 = 20;
 /// flushes what it has buffered; ending it at once would drop the buffered head and bytes with
 /// the connection, and the client would see "nothing, then reset" instead of "N bytes, then
 /// reset". The pause also lets the bytes leave the socket before an RST discards them.
-const CUT_GRACE: Duration = Duration::from_millis(20);
+pub(crate) const CUT_GRACE: Duration = Duration::from_millis(20);
 
 /// Per-connection state shared between the connection task and its response bodies.
 #[derive(Debug, Default)]
 pub(crate) struct ConnState {
     /// Set by an HTTP/1.1 reset fault: close the socket with a TCP RST (zero linger).
     pub reset: AtomicBool,
+    /// Bytes to put on the wire instead of hyper's next HTTP/1.1 response (see `raw.rs`).
+    raw: Mutex<Option<Bytes>>,
+    /// How the connection task should end the connection, once `shutdown_now` fires.
+    shutdown: Mutex<Option<Shutdown>>,
+    shutdown_now: Notify,
+}
+
+impl ConnState {
+    /// Replace hyper's next response on this HTTP/1.1 connection with `bytes`.
+    pub(crate) fn set_raw(&self, bytes: Bytes) {
+        *self.raw.lock().unwrap_or_else(PoisonError::into_inner) = Some(bytes);
+    }
+
+    pub(crate) fn take_raw(&self) -> Option<Bytes> {
+        self.raw
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    /// Ask the connection task to end the connection; an abrupt request wins over a graceful one.
+    pub(crate) fn shut_down(&self, how: Shutdown) {
+        let mut slot = self.shutdown.lock().unwrap_or_else(PoisonError::into_inner);
+        if *slot != Some(Shutdown::Abrupt) {
+            *slot = Some(how);
+        }
+        drop(slot);
+        self.shutdown_now.notify_one();
+    }
+
+    /// Resolves once [`shut_down`](Self::shut_down) was called, with how.
+    pub(crate) async fn shutdown_requested(&self) -> Shutdown {
+        loop {
+            if let Some(how) = *self.shutdown.lock().unwrap_or_else(PoisonError::into_inner) {
+                return how;
+            }
+            self.shutdown_now.notified().await;
+        }
+    }
 }
 
 /// The shaping a [`MirrorBody`] applies, taken from a fault [`Plan`].
@@ -73,6 +113,10 @@ impl MirrorBody {
         counters: Option<Arc<Counters>>,
         conn: Option<Arc<ConnState>>,
     ) -> Self {
+        let mut shape = shape;
+        if let Some(Cut::ResetBeforeEnd(n)) = shape.cut {
+            shape.cut = Some(Cut::Reset((data.len() as u64).saturating_sub(n)));
+        }
         Self {
             data,
             sent: 0,
@@ -102,7 +146,7 @@ impl MirrorBody {
                 len = len.min(after - self.sent);
             }
         }
-        if let Some(Cut::Reset(n) | Cut::Truncate(n)) = self.shape.cut {
+        if let Some(Cut::Reset(n) | Cut::Truncate(n) | Cut::ResetBeforeEnd(n)) = self.shape.cut {
             len = len.min(n.saturating_sub(self.sent));
         }
         if let Some(bps) = self.shape.bandwidth {
@@ -129,7 +173,8 @@ impl Body for MirrorBody {
                 this.delay = None;
             }
             if let Some(cut) = this.shape.cut {
-                let (Cut::Reset(n) | Cut::Truncate(n)) = cut;
+                // `new` turned a ResetBeforeEnd into a Reset.
+                let (Cut::Reset(n) | Cut::Truncate(n) | Cut::ResetBeforeEnd(n)) = cut;
                 if this.sent >= n {
                     if !this.cut_armed {
                         this.cut_armed = true;

@@ -1,6 +1,7 @@
 //! A throwaway CA and a `localhost` server certificate, made fresh at every start so no key ever
 //! lives in the repository, and the rustls server configuration that presents them.
 
+use crate::config::TlsFault;
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose,
@@ -21,33 +22,49 @@ pub(crate) struct Identity {
 
 /// Make a CA, a server certificate for the loopback names plus `extra_names` (DNS names or IP
 /// literals), and a rustls config offering TLS 1.3 and 1.2 with `h2` unless `http1_only`.
-pub(crate) fn generate(extra_names: &[String], http1_only: bool) -> io::Result<Identity> {
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(other)?;
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "wow-mirror test CA");
-    ca_params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().map_err(other)?)
-        .map_err(other)?;
+/// With a `tls_fault` the server certificate is wrong in that one way, and the CA is still
+/// the one clients are told to trust.
+pub(crate) fn generate(
+    extra_names: &[String],
+    http1_only: bool,
+    tls_fault: Option<TlsFault>,
+) -> io::Result<Identity> {
+    let ca = make_ca("wow-mirror test CA")?;
+    // Signed by a CA nobody is given: the client sees an unknown issuer.
+    let rogue;
+    let issuer = if tls_fault == Some(TlsFault::UnknownCa) {
+        rogue = make_ca("wow-mirror rogue CA")?;
+        &rogue
+    } else {
+        &ca
+    };
 
-    let names: Vec<String> = LOOPBACK_NAMES
-        .iter()
-        .map(|n| (*n).to_owned())
-        .chain(extra_names.iter().cloned())
-        .collect();
+    let names: Vec<String> = if tls_fault == Some(TlsFault::WrongHost) {
+        vec![WRONG_HOST.to_owned()]
+    } else {
+        LOOPBACK_NAMES
+            .iter()
+            .map(|n| (*n).to_owned())
+            .chain(extra_names.iter().cloned())
+            .collect()
+    };
     let mut params = CertificateParams::new(names).map_err(other)?;
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "localhost");
+    params.distinguished_name.push(
+        DnType::CommonName,
+        if tls_fault == Some(TlsFault::WrongHost) {
+            WRONG_HOST
+        } else {
+            "localhost"
+        },
+    );
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     params.use_authority_key_identifier_extension = true;
+    if tls_fault == Some(TlsFault::Expired) {
+        params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2001, 1, 1);
+    }
     let key = KeyPair::generate().map_err(other)?;
-    let cert = params.signed_by(&key, &ca).map_err(other)?;
+    let cert = params.signed_by(&key, issuer).map_err(other)?;
 
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut tls = ServerConfig::builder_with_provider(provider)
@@ -71,6 +88,21 @@ pub(crate) fn generate(extra_names: &[String], http1_only: bool) -> io::Result<I
         ca_pem: ca.pem(),
         tls: Arc::new(tls),
     })
+}
+
+/// The only name a [`TlsFault::WrongHost`] certificate covers (`.invalid` never resolves).
+const WRONG_HOST: &str = "wrong-host.invalid";
+
+fn make_ca(name: &str) -> io::Result<CertifiedIssuer<'static, KeyPair>> {
+    let mut params = CertificateParams::new(Vec::<String>::new()).map_err(other)?;
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    CertifiedIssuer::self_signed(params, KeyPair::generate().map_err(other)?).map_err(other)
 }
 
 fn other(e: impl std::error::Error + Send + Sync + 'static) -> io::Error {

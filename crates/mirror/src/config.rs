@@ -1,6 +1,7 @@
 //! How a mirror is set up.
 
 use crate::faults::FaultRule;
+use serde::{Deserialize, Serialize};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -27,6 +28,39 @@ pub struct MirrorConfig {
     pub bind: SocketAddr,
     /// Names or IP literals the certificate covers besides `localhost`, `127.0.0.1` and `::1`.
     pub extra_names: Vec<String>,
+    /// Present a bad server certificate (every connection, since the handshake comes before
+    /// any path); [`Mirror::ca_pem`](crate::Mirror::ca_pem) is still the CA clients trust.
+    pub tls_fault: Option<TlsFault>,
+    /// Also serve the same content over plain HTTP on a second port
+    /// ([`Mirror::plain_base_url`](crate::Mirror::plain_base_url)), e.g. as the target of an
+    /// https→http redirect.
+    pub plain_http: bool,
+}
+
+/// What is wrong with the certificate a mirror with [`MirrorConfig::tls_fault`] presents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsFault {
+    /// Signed by a second CA that no client is given: an unknown issuer.
+    UnknownCa,
+    /// Signed by the mirror's CA, but valid only during the year 2000.
+    Expired,
+    /// Signed by the mirror's CA, for `wrong-host.invalid` only.
+    WrongHost,
+}
+
+impl std::str::FromStr for TlsFault {
+    type Err = String;
+
+    /// `unknown-ca`, `expired` or `wrong-host` (underscores work too).
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.replace('_', "-").as_str() {
+            "unknown-ca" => Ok(Self::UnknownCa),
+            "expired" => Ok(Self::Expired),
+            "wrong-host" => Ok(Self::WrongHost),
+            _ => Err("expected unknown-ca, expired or wrong-host".to_owned()),
+        }
+    }
 }
 
 impl MirrorConfig {
@@ -41,6 +75,8 @@ impl MirrorConfig {
             faults: Vec::new(),
             bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             extra_names: Vec::new(),
+            tls_fault: None,
+            plain_http: false,
         }
     }
 }

@@ -66,8 +66,26 @@ pub enum Fault {
     /// Wait this long before sending the headers, on top of the configured latency.
     #[serde(rename = "latency_ms", with = "millis")]
     Latency(Duration),
-    /// HTTP/1.1: answer with `Connection: close`, so the client must open a new connection.
+    /// The client must open a new connection after this response: HTTP/1.1 answers with
+    /// `Connection: close`, h2 sends GOAWAY (streams already in flight still finish).
     CloseAfterResponse,
+    /// Read the request, then reset without answering: a TCP RST of the connection on
+    /// HTTP/1.1, `RST_STREAM` on h2.
+    ResetBeforeHeaders,
+    /// Send the headers and all but the last N body bytes, then reset as [`Fault::ResetAfter`]
+    /// does; 0 sends every byte and resets instead of ending the body.
+    ResetBeforeEnd(u64),
+    /// Announce this `Content-Length`, verbatim, with the whole body (a 200, whatever the
+    /// `Range`): a larger value is a body cut short, a smaller one a body longer than announced,
+    /// `-1` or `abc` is garbage. HTTP/1.1 writes it raw, since hyper frames only honest
+    /// lengths, and closes the connection after it; h2 sends it as the header.
+    ContentLength(String),
+    /// Answer with `status` (301, 302, 307, 308) and `Location: location` (a URL or a path).
+    Redirect { status: u16, location: String },
+    /// h2: send GOAWAY when the request arrives and drop the connection 20 ms later, failing
+    /// every stream still in flight on it, as a server that restarts mid-run. HTTP/1.1: as
+    /// [`Fault::CloseAfterResponse`].
+    GoAway,
 }
 
 /// A fault and the requests it hits. All rules that match a request apply together (e.g. latency
@@ -118,6 +136,17 @@ impl FaultRule {
 pub(crate) enum Cut {
     Reset(u64),
     Truncate(u64),
+    /// Reset this many bytes before the end; made a [`Cut::Reset`] once the length is known.
+    ResetBeforeEnd(u64),
+}
+
+/// How a connection is ended from the server side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Shutdown {
+    /// GOAWAY, then let the streams in flight finish.
+    Graceful,
+    /// GOAWAY, then drop the connection with its streams.
+    Abrupt,
 }
 
 /// The combined effect of every rule that fired for one request.
@@ -125,12 +154,18 @@ pub(crate) enum Cut {
 pub(crate) struct Plan {
     /// Status to answer with instead of the resource, and a `Retry-After` in seconds.
     pub status: Option<(u16, Option<u64>)>,
+    /// `Location` of a redirect that won the status slot.
+    pub location: Option<String>,
+    pub reset_before_headers: bool,
+    /// A verbatim `Content-Length` to announce.
+    pub content_length: Option<String>,
     pub latency: Duration,
     pub cut: Option<Cut>,
     pub corrupt: bool,
     pub stall: Option<(u64, Duration)>,
     pub bandwidth: Option<u64>,
-    pub close: bool,
+    /// End the connection after this response (HTTP/1.1 `Connection: close`, h2 GOAWAY).
+    pub shutdown: Option<Shutdown>,
 }
 
 impl Plan {
@@ -142,12 +177,29 @@ impl Plan {
             Fault::RetryAfter { status, seconds } => {
                 self.status.get_or_insert((status, Some(seconds)));
             }
+            Fault::Redirect {
+                status,
+                ref location,
+            } => {
+                if self.status.is_none() {
+                    self.status = Some((status, None));
+                    self.location = Some(location.clone());
+                }
+            }
             Fault::ResetAfter(n) => {
                 self.cut.get_or_insert(Cut::Reset(n));
+            }
+            Fault::ResetBeforeEnd(n) => {
+                self.cut.get_or_insert(Cut::ResetBeforeEnd(n));
             }
             Fault::Truncate(n) => {
                 self.cut.get_or_insert(Cut::Truncate(n));
             }
+            Fault::ResetBeforeHeaders => self.reset_before_headers = true,
+            Fault::ContentLength(ref value) => {
+                self.content_length.get_or_insert_with(|| value.clone());
+            }
+            Fault::GoAway => self.shutdown = Some(Shutdown::Abrupt),
             Fault::Corrupt => self.corrupt = true,
             Fault::Stall { after, seconds } => {
                 self.stall
@@ -160,7 +212,9 @@ impl Plan {
                 }
             }
             Fault::Latency(d) => self.latency += d,
-            Fault::CloseAfterResponse => self.close = true,
+            Fault::CloseAfterResponse => {
+                self.shutdown.get_or_insert(Shutdown::Graceful);
+            }
         }
     }
 }
@@ -285,6 +339,26 @@ mod tests {
                 r#"{"fault":"close_after_response"}"#,
                 Fault::CloseAfterResponse,
             ),
+            (
+                r#"{"fault":"reset_before_headers"}"#,
+                Fault::ResetBeforeHeaders,
+            ),
+            (
+                r#"{"fault":{"reset_before_end":1}}"#,
+                Fault::ResetBeforeEnd(1),
+            ),
+            (
+                r#"{"fault":{"content_length":"-1"}}"#,
+                Fault::ContentLength("-1".to_owned()),
+            ),
+            (
+                r#"{"fault":{"redirect":{"status":302,"location":"/gems/a-1.gem"}}}"#,
+                Fault::Redirect {
+                    status: 302,
+                    location: "/gems/a-1.gem".to_owned(),
+                },
+            ),
+            (r#"{"fault":"go_away"}"#, Fault::GoAway),
         ];
         for (json, fault) in cases {
             let rule: FaultRule = serde_json::from_str(json).expect(json);
@@ -323,6 +397,32 @@ mod tests {
         assert_eq!(table.plan("/a").latency, Duration::from_millis(5));
         assert_eq!(table.plan("/a").status, Some((404, None)));
         assert_eq!(table.plan("/b").status, Some((404, None)));
+        table.clear();
+        assert_eq!(table.plan("/a"), Plan::default());
+
+        // A redirect competes for the status slot; its Location comes only if it wins.
+        let table = FaultTable::new(vec![
+            FaultRule::new(PathMatch::exact("/a"), Fault::Status(503)).times(1),
+            FaultRule::new(
+                PathMatch::Any,
+                Fault::Redirect {
+                    status: 301,
+                    location: "/b".to_owned(),
+                },
+            ),
+            FaultRule::new(PathMatch::Any, Fault::GoAway),
+            FaultRule::new(PathMatch::Any, Fault::CloseAfterResponse),
+        ]);
+        let first = table.plan("/a");
+        assert_eq!((first.status, first.location), (Some((503, None)), None));
+        let second = table.plan("/a");
+        assert_eq!(second.status, Some((301, None)));
+        assert_eq!(second.location.as_deref(), Some("/b"));
+        assert_eq!(
+            second.shutdown,
+            Some(Shutdown::Abrupt),
+            "the harsher ending wins"
+        );
         table.clear();
         assert_eq!(table.plan("/a"), Plan::default());
     }

@@ -311,4 +311,71 @@ specification_version: 4
         assert_eq!(spec.version, "1.0");
         assert!(parse("--- hello\n").is_err());
     }
+
+    /// A gem's metadata comes from whoever built the gem: any text, any bytes, must give a
+    /// spec or an error, never a panic (issue 8). `PROPTEST_CASES` raises the default 256.
+    mod hostile {
+        use super::super::{parse, read_gem};
+        use proptest::prelude::*;
+
+        /// Lines in the shapes the parser looks for, at odd indents and in odd orders.
+        fn yaml_line() -> impl Strategy<Value = String> {
+            let key = prop::sample::select(vec![
+                "name",
+                "version",
+                "platform",
+                "dependencies",
+                "requirement",
+                "requirements",
+                "type",
+                "cpu",
+                "os",
+                "required_ruby_version",
+                "- - ",
+                "- ",
+                "-",
+                ":",
+                "'",
+            ]);
+            (0usize..8, key, "\\PC{0,12}")
+                .prop_map(|(indent, key, value)| format!("{}{key}: {value}", " ".repeat(indent)))
+        }
+
+        proptest! {
+            #[test]
+            fn parse_never_panics(text in "\\PC*") {
+                let _ = parse(&text);
+            }
+
+            #[test]
+            fn parse_of_spec_shaped_lines_never_panics(
+                lines in prop::collection::vec(yaml_line(), 0..40),
+            ) {
+                let text = lines.join("\n");
+                if let Ok(spec) = parse(&text) {
+                    prop_assert!(!spec.name.is_empty() && !spec.version.is_empty());
+                }
+            }
+
+            #[test]
+            fn read_gem_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..4096)) {
+                let _ = read_gem(&bytes);
+            }
+
+            #[test]
+            fn read_gem_of_a_damaged_gem_never_panics(
+                cuts in prop::collection::vec((0usize..4096, any::<u8>()), 1..16),
+            ) {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let gem = crate::write_gem(dir.path(), "dmg", "1.0.0", None, 2_000, &[("a", "~> 1")])
+                    .expect("fixture");
+                let mut bytes = std::fs::read(&gem.path).expect("read");
+                for (at, byte) in cuts {
+                    let at = at % bytes.len();
+                    bytes[at] = byte;
+                }
+                let _ = read_gem(&bytes);
+            }
+        }
+    }
 }

@@ -17,12 +17,13 @@ mod faults;
 pub mod fixtures;
 mod gemspec;
 mod ranges;
+mod raw;
 mod routes;
 mod server;
 mod stats;
 mod store;
 
-pub use config::MirrorConfig;
+pub use config::{MirrorConfig, TlsFault};
 pub use faults::{Fault, FaultRule, PathMatch};
 pub use fixtures::{write_fixture_set, write_gem, FixtureSet, GemFile};
 pub use server::Mirror;

@@ -12,10 +12,12 @@ usage:
   wow-mirror serve --gems DIR [--port 0] [--bind 127.0.0.1] [--ca-out PATH]
                    [--ready-file PATH] [--http1-only] [--no-ranges] [--no-etags]
                    [--latency-ms N] [--fault JSON]... [--extra-name NAME]...
+                   [--tls-fault unknown-ca|expired|wrong-host] [--plain-http]
   wow-mirror fixtures --out DIR [--set demo|small:N]
 
 serve prints the base URL once listening (and writes it to --ready-file, atomically),
-then runs until SIGTERM or SIGINT. A --fault is a FaultRule as JSON, e.g.
+and with --plain-http the plain http:// URL of the same content on a second line, then
+runs until SIGTERM or SIGINT. A --fault is a FaultRule as JSON, e.g.
   '{\"path\":{\"prefix\":\"/gems/\"},\"fault\":{\"status\":503},\"times\":2}'
 Control endpoints: GET /_stats, POST /_stats/reset, GET|POST|DELETE /_faults.";
 
@@ -46,7 +48,7 @@ struct Args(Vec<(String, Option<String>)>);
 
 impl Args {
     fn new(raw: &[String]) -> Result<Self, String> {
-        const SWITCHES: [&str; 3] = ["--http1-only", "--no-ranges", "--no-etags"];
+        const SWITCHES: [&str; 4] = ["--http1-only", "--no-ranges", "--no-etags", "--plain-http"];
         let mut parsed = Vec::new();
         let mut iter = raw.iter();
         while let Some(arg) = iter.next() {
@@ -119,6 +121,8 @@ fn serve(mut args: Args) -> Result<(), String> {
         config.faults.push(rule);
     }
     config.extra_names = args.take_all("--extra-name");
+    config.tls_fault = args.parse("--tls-fault")?;
+    config.plain_http = args.switch("--plain-http");
     let ca_out = args.take("--ca-out").map(PathBuf::from);
     let ready_file = args.take("--ready-file").map(PathBuf::from);
     args.finish()?;
@@ -142,6 +146,9 @@ fn serve(mut args: Args) -> Result<(), String> {
             write_atomically(path, &url).map_err(|e| format!("--ready-file: {e}"))?;
         }
         println!("{url}");
+        if let Some(plain) = mirror.plain_base_url() {
+            println!("{plain}");
+        }
         stop.await;
         drop(mirror);
         Ok(())

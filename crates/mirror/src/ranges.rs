@@ -147,4 +147,39 @@ mod tests {
         assert!(none_match_hits("*", "\"b\""));
         assert!(!none_match_hits("\"a\"", "\"b\""));
     }
+
+    /// `Range` comes from any client: whatever it says, the answer stays inside the body.
+    mod hostile {
+        use super::super::{parse_range, RangeRequest};
+        use proptest::prelude::*;
+
+        fn range_header() -> impl Strategy<Value = String> {
+            let number = prop_oneof![
+                Just(String::new()),
+                any::<u64>().prop_map(|n| n.to_string()),
+                (0u64..2_000).prop_map(|n| n.to_string()),
+                "-?[0-9]{1,25}",
+                "\\PC{0,4}",
+            ];
+            (
+                prop::sample::select(vec!["bytes=", "bytes =", "BYTES=", "", "items="]),
+                number.clone(),
+                prop::sample::select(vec!["-", "--", "", ",", "-,"]),
+                number,
+            )
+                .prop_map(|(unit, first, dash, last)| format!("{unit}{first}{dash}{last}"))
+        }
+
+        proptest! {
+            #[test]
+            fn parse_range_stays_inside_the_body(
+                header in prop_oneof![range_header(), "\\PC*"],
+                len in prop_oneof![Just(0u64), 0u64..2_000, any::<u64>()],
+            ) {
+                if let RangeRequest::Partial { start, end } = parse_range(&header, len) {
+                    prop_assert!(start < end && end <= len, "{header:?} {len}: {start}..{end}");
+                }
+            }
+        }
+    }
 }

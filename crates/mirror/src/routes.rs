@@ -4,20 +4,23 @@
 use crate::body::{ConnState, MirrorBody, Shape};
 use crate::faults::Plan;
 use crate::ranges::{if_range_matches, none_match_hits, parse_range, RangeRequest};
+use crate::raw;
 use crate::server::Shared;
 use crate::store::Resource;
 use bytes::{Bytes, BytesMut};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode, Version};
-use std::convert::Infallible;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+/// An `Err` makes hyper drop the request without an answer: `RST_STREAM` on h2, the end of
+/// the connection on HTTP/1.1.
 pub(crate) async fn handle(
     shared: Arc<Shared>,
     conn: Arc<ConnState>,
     req: Request<Incoming>,
-) -> Result<Response<MirrorBody>, Infallible> {
+) -> Result<Response<MirrorBody>, std::io::Error> {
     let path = req.uri().path().to_owned();
     if path.starts_with("/_") {
         return Ok(crate::control::handle(&shared, req).await);
@@ -31,9 +34,23 @@ pub(crate) async fn handle(
         tokio::time::sleep(delay).await;
     }
     let http1 = req.version() != Version::HTTP_2;
-    let mut response = respond(&shared, &req, &path, &plan, http1.then_some(conn)).await;
+    if plan.reset_before_headers {
+        if http1 {
+            conn.reset.store(true, Ordering::Relaxed);
+        }
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "wow-mirror: injected reset before headers",
+        ));
+    }
+    if let Some(how) = plan.shutdown {
+        if !http1 {
+            conn.shut_down(how);
+        }
+    }
+    let mut response = respond(&shared, &req, &path, &plan, Arc::clone(&conn), http1).await;
     // Connection-specific headers are forbidden in h2 (RFC 9113 §8.2.2).
-    if plan.close && http1 {
+    if plan.shutdown.is_some() && http1 {
         response
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -46,7 +63,8 @@ async fn respond(
     req: &Request<Incoming>,
     path: &str,
     plan: &Plan,
-    conn: Option<Arc<ConnState>>,
+    conn: Arc<ConnState>,
+    http1: bool,
 ) -> Response<MirrorBody> {
     if let Some((code, retry_after)) = plan.status {
         let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -55,6 +73,9 @@ async fn respond(
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if let Some(location) = &plan.location {
+            put(response.headers_mut(), header::LOCATION, location);
         }
         return response;
     }
@@ -66,7 +87,11 @@ async fn respond(
         return response;
     }
     match lookup(shared, path).await {
-        Ok(Some(resource)) => represent(shared, req, &resource, plan, conn),
+        Ok(Some(resource)) => match &plan.content_length {
+            Some(length) => misframed(shared, req, &resource, length, &conn, http1),
+            // Only an HTTP/1.1 body resets through the connection; h2 resets its stream.
+            None => represent(shared, req, &resource, plan, http1.then_some(conn)),
+        },
         Ok(None) => text(shared, StatusCode::NOT_FOUND, "not found\n"),
         Err(e) => text(
             shared,
@@ -133,7 +158,7 @@ fn represent(
     if shared.ranges {
         if let Some(spec) = request_header(header::RANGE) {
             let current = request_header(header::IF_RANGE)
-                .map_or(true, |v| if_range_matches(v, etag, last_modified));
+                .is_none_or(|v| if_range_matches(v, etag, last_modified));
             if current {
                 range = parse_range(spec, len);
             }
@@ -176,6 +201,42 @@ fn represent(
             Some(Arc::clone(&shared.counters)),
             conn,
         );
+    }
+    response
+}
+
+/// The whole resource as a 200 announcing `length` verbatim: raw bytes on HTTP/1.1 (see
+/// `raw.rs`; the connection closes after them), the header as given on h2.
+fn misframed(
+    shared: &Arc<Shared>,
+    req: &Request<Incoming>,
+    resource: &Resource,
+    length: &str,
+    conn: &ConnState,
+    http1: bool,
+) -> Response<MirrorBody> {
+    let body = if req.method() == Method::HEAD {
+        Bytes::new()
+    } else {
+        resource.body.clone()
+    };
+    shared.counters.sent(body.len() as u64);
+    if http1 {
+        conn.set_raw(raw::response(length, resource.content_type, &body));
+        let mut response = Response::new(MirrorBody::uncounted(Bytes::new()));
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return response;
+    }
+    let mut response = Response::new(MirrorBody::uncounted(body));
+    put(
+        response.headers_mut(),
+        header::CONTENT_TYPE,
+        resource.content_type,
+    );
+    if let Ok(value) = HeaderValue::from_str(length) {
+        response.headers_mut().insert(header::CONTENT_LENGTH, value);
     }
     response
 }

@@ -1,10 +1,11 @@
 //! The running server: listeners, TLS, per-connection protocol choice and counting, and the
 //! [`Mirror`] handle that owns it all.
 
-use crate::body::ConnState;
+use crate::body::{ConnState, CUT_GRACE};
 use crate::compact_index::{CompactIndex, IndexedGem};
 use crate::config::MirrorConfig;
-use crate::faults::{FaultRule, FaultTable};
+use crate::faults::{FaultRule, FaultTable, Shutdown};
+use crate::raw::RawTap;
 use crate::stats::{Counters, Stats};
 use crate::store::GemStore;
 use crate::{certs, gemspec, routes};
@@ -43,6 +44,7 @@ pub(crate) struct Shared {
 pub struct Mirror {
     addr: SocketAddr,
     base_url: String,
+    plain_base_url: Option<String>,
     ca_pem: String,
     shared: Arc<Shared>,
     tasks: Vec<JoinHandle<()>>,
@@ -52,7 +54,7 @@ impl Mirror {
     /// Generate certificates, index `config.gems_dir` and start listening, on the current tokio
     /// runtime. Fails if the directory cannot be read or the address cannot be bound.
     pub async fn start(config: MirrorConfig) -> io::Result<Mirror> {
-        let identity = certs::generate(&config.extra_names, config.http1_only)?;
+        let identity = certs::generate(&config.extra_names, config.http1_only, config.tls_fault)?;
         let gems = Arc::new(GemStore::new(config.gems_dir.clone()));
         let index = {
             let gems = Arc::clone(&gems);
@@ -81,13 +83,20 @@ impl Mirror {
             }
         }
         let acceptor = TlsAcceptor::from(identity.tls);
-        let tasks = listeners
+        let mut tasks: Vec<JoinHandle<()>> = listeners
             .into_iter()
-            .map(|l| tokio::spawn(accept_loop(l, acceptor.clone(), Arc::clone(&shared))))
+            .map(|l| tokio::spawn(accept_loop(l, Some(acceptor.clone()), Arc::clone(&shared))))
             .collect();
+        let mut plain_base_url = None;
+        if config.plain_http {
+            let plain = TcpListener::bind(SocketAddr::new(addr.ip(), 0)).await?;
+            plain_base_url = Some(format!("http://{}", url_authority(plain.local_addr()?)));
+            tasks.push(tokio::spawn(accept_loop(plain, None, Arc::clone(&shared))));
+        }
         Ok(Mirror {
             addr,
             base_url: format!("https://{}", url_authority(addr)),
+            plain_base_url,
             ca_pem: identity.ca_pem,
             shared,
             tasks,
@@ -97,6 +106,12 @@ impl Mirror {
     /// `https://localhost:PORT`, without a trailing slash.
     pub fn base_url(&self) -> String {
         self.base_url.clone()
+    }
+
+    /// `http://localhost:PORT` of the plain-HTTP listener, when
+    /// [`MirrorConfig::plain_http`] asked for one.
+    pub fn plain_base_url(&self) -> Option<String> {
+        self.plain_base_url.clone()
     }
 
     /// The bound address.
@@ -178,7 +193,8 @@ fn build_index(gems: &GemStore) -> io::Result<CompactIndex> {
     Ok(CompactIndex::build(&indexed, SystemTime::now()))
 }
 
-async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, shared: Arc<Shared>) {
+/// Accept connections: TLS with `acceptor`, plain HTTP without.
+async fn accept_loop(listener: TcpListener, acceptor: Option<TlsAcceptor>, shared: Arc<Shared>) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -198,11 +214,16 @@ async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, shared: Arc<S
     }
 }
 
-async fn serve_connection(tcp: TcpStream, acceptor: TlsAcceptor, shared: Arc<Shared>) {
+async fn serve_connection(tcp: TcpStream, acceptor: Option<TlsAcceptor>, shared: Arc<Shared>) {
     let conn = Arc::new(ConnState::default());
     let socket = Socket {
         tcp,
         conn: Arc::clone(&conn),
+    };
+    let Some(acceptor) = acceptor else {
+        // Plain HTTP: let hyper tell HTTP/1.1 from an h2 preface.
+        serve_http(socket, None, conn, shared).await;
+        return;
     };
     // A failed handshake (say, a client that does not trust our CA) is the client's story.
     let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(socket)).await else {
@@ -211,16 +232,44 @@ async fn serve_connection(tcp: TcpStream, acceptor: TlsAcceptor, shared: Arc<Sha
     let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
     shared.counters.tls_established(h2);
     // ALPN already decided the protocol; don't let the builder sniff for a preface.
+    serve_http(tls, Some(h2), conn, shared).await;
+}
+
+/// Serve HTTP on an established stream until either side ends it, or a fault asks for a
+/// GOAWAY (h2) / close (HTTP/1.1) through `conn`.
+async fn serve_http<S>(stream: S, h2: Option<bool>, conn: Arc<ConnState>, shared: Arc<Shared>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let builder = auto::Builder::new(TokioExecutor::new());
-    let builder = if h2 {
-        builder.http2_only()
-    } else {
-        builder.http1_only()
+    let builder = match h2 {
+        Some(true) => builder.http2_only(),
+        Some(false) => builder.http1_only(),
+        None => builder,
     };
-    let service =
-        service_fn(move |req| routes::handle(Arc::clone(&shared), Arc::clone(&conn), req));
+    let service = {
+        let conn = Arc::clone(&conn);
+        service_fn(move |req| routes::handle(Arc::clone(&shared), Arc::clone(&conn), req))
+    };
     // Errors end the connection: a client going away, or an injected reset or truncation.
-    let _ = builder.serve_connection(TokioIo::new(tls), service).await;
+    let io = TokioIo::new(RawTap::new(stream, Arc::clone(&conn)));
+    let connection = builder.serve_connection(io, service);
+    tokio::pin!(connection);
+    let how = tokio::select! {
+        _ = connection.as_mut() => return,
+        how = conn.shutdown_requested() => how,
+    };
+    // h2: GOAWAY now, then (graceful) let the streams in flight finish, or (abrupt) give the
+    // frame time to leave and drop the connection under them.
+    connection.as_mut().graceful_shutdown();
+    match how {
+        Shutdown::Graceful => {
+            let _ = connection.await;
+        }
+        Shutdown::Abrupt => {
+            let _ = tokio::time::timeout(CUT_GRACE, connection).await;
+        }
+    }
 }
 
 /// The TCP stream under TLS, so an injected HTTP/1.1 reset can turn the close into an RST.

@@ -12,10 +12,16 @@ fn a_cache_hit_makes_no_request() {
     env.mirror.reset_stats();
     let (outcomes, events) = run(&fetcher, env.items(), env.options());
     assert!(outcomes.iter().all(|o| o.status == Status::Cached));
-    assert_eq!(outcomes[1].sha256.expect("digest").to_hex(), env.gems[1].sha256);
+    assert_eq!(
+        outcomes[1].sha256.expect("digest").to_hex(),
+        env.gems[1].sha256
+    );
     assert_eq!(outcomes[1].bytes, env.gems[1].size);
     assert_eq!(env.mirror.stats().requests, 0);
-    let cached = events.iter().filter(|e| e.kind == wow_fetch_core::EventKind::Cached).count();
+    let cached = events
+        .iter()
+        .filter(|e| e.kind == wow_fetch_core::EventKind::Cached)
+        .count();
     assert_eq!(cached, 2);
 }
 
@@ -40,7 +46,10 @@ fn without_an_expected_digest_the_cached_file_is_trusted() {
     run(&fetcher, vec![item.clone()], env.options());
     let (outcomes, _) = run(&fetcher, vec![item], env.options());
     assert_eq!(outcomes[0].status, Status::Cached);
-    assert_eq!(outcomes[0].sha256.expect("digest").to_hex(), env.gems[0].sha256);
+    assert_eq!(
+        outcomes[0].sha256.expect("digest").to_hex(),
+        env.gems[0].sha256
+    );
 }
 
 #[test]

@@ -21,21 +21,31 @@ fn cancel_stops_within_200ms_and_leaves_no_temp_files() {
     let mut run = fetcher.start(env.items(), options, None).expect("start");
     let mut events = Vec::new();
     // Wait until bytes are on disk, so there are temp files to clean.
-    while !events.iter().any(|e: &wow_fetch_core::Event| e.kind == EventKind::Progress && e.bytes > 0) {
+    while !events
+        .iter()
+        .any(|e: &wow_fetch_core::Event| e.kind == EventKind::Progress && e.bytes > 0)
+    {
         assert!(run.next_batch(&mut events, 64), "run ended early");
     }
-    assert!(!temp_files(env.dir.path()).is_empty(), "a temp file exists mid-transfer");
+    assert!(
+        !temp_files(env.dir.path()).is_empty(),
+        "a temp file exists mid-transfer"
+    );
     let cancelled_at = Instant::now();
     run.cancel_token().cancel();
     while run.next_batch(&mut events, 64) {}
     let outcomes = run.wait();
     let latency = cancelled_at.elapsed();
-    assert!(latency < Duration::from_millis(200), "cancel took {latency:?}");
+    assert!(
+        latency < Duration::from_millis(200),
+        "cancel took {latency:?}"
+    );
     assert!(temp_files(env.dir.path()).is_empty());
     assert!(outcomes.iter().all(|o| o.status == Status::Failed));
-    assert!(outcomes
-        .iter()
-        .all(|o| o.error.as_ref().is_some_and(|e| e.kind == ErrorKind::Cancelled)));
+    assert!(outcomes.iter().all(|o| o
+        .error
+        .as_ref()
+        .is_some_and(|e| e.kind == ErrorKind::Cancelled)));
     assert!(!dest.join("g0-1.0.0.gem").exists());
     let terminal = events.iter().filter(|e| e.kind.is_terminal()).count();
     assert_eq!(terminal, 4, "each item still gets its one terminal event");
@@ -46,13 +56,21 @@ fn cancel_during_backoff_is_prompt() {
     let env = env(&[1_000], |config| {
         config.faults.push(FaultRule::new(
             PathMatch::Any,
-            Fault::RetryAfter { status: 503, seconds: 30 },
+            Fault::RetryAfter {
+                status: 503,
+                seconds: 30,
+            },
         ));
     });
     let fetcher = env.fetcher();
-    let mut run = fetcher.start(env.items(), env.options(), None).expect("start");
+    let mut run = fetcher
+        .start(env.items(), env.options(), None)
+        .expect("start");
     let mut events = Vec::new();
-    while !events.iter().any(|e: &wow_fetch_core::Event| e.kind == EventKind::Retrying) {
+    while !events
+        .iter()
+        .any(|e: &wow_fetch_core::Event| e.kind == EventKind::Retrying)
+    {
         assert!(run.next_batch(&mut events, 64), "run ended early");
     }
     let cancelled_at = Instant::now();

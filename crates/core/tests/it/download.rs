@@ -38,7 +38,10 @@ fn hundred_items_over_h2_share_one_connection() {
         }
     }
     assert_eq!(terminal.len(), 100);
-    assert!(terminal.values().all(|n| *n == 1), "one terminal event per item");
+    assert!(
+        terminal.values().all(|n| *n == 1),
+        "one terminal event per item"
+    );
     let last = events.last().expect("events");
     assert_eq!((last.totals.done, last.totals.count), (100, 100));
     let total: u64 = env.gems.iter().map(|g| g.size).sum();
@@ -129,7 +132,10 @@ fn progress_is_reported_at_most_once_per_interval_per_item() {
     options.progress_interval = std::time::Duration::from_millis(200);
     let (outcomes, events) = run(&fetcher, env.items(), options);
     assert_eq!(outcomes[0].status, Status::Downloaded);
-    let progress = events.iter().filter(|e| e.kind == EventKind::Progress).count();
+    let progress = events
+        .iter()
+        .filter(|e| e.kind == EventKind::Progress)
+        .count();
     // One second of transfer at one update per 200 ms: about 5, never one per chunk.
     assert!((2..=8).contains(&progress), "{progress} progress events");
     assert!(events
@@ -150,12 +156,19 @@ fn a_missing_gem_fails_alone_with_its_status() {
         &format!("{}/gems/nope-1.0.0.gem", env.mirror.base_url()),
     )
     .expect("item");
-    let (outcomes, events) = run(&fetcher, vec![missing, env.item(&env.gems[0], true)], env.options());
+    let (outcomes, events) = run(
+        &fetcher,
+        vec![missing, env.item(&env.gems[0], true)],
+        env.options(),
+    );
     assert_eq!(outcomes[0].status, Status::Failed);
     let error = outcomes[0].error.as_ref().expect("error");
     assert_eq!(error.attempts, 1, "a 404 is not retried");
     assert!(
-        matches!(error.kind, wow_fetch_core::ErrorKind::Http { status: 404, .. }),
+        matches!(
+            error.kind,
+            wow_fetch_core::ErrorKind::Http { status: 404, .. }
+        ),
         "{error}"
     );
     assert_eq!(outcomes[1].status, Status::Downloaded);

@@ -10,7 +10,11 @@ use crate::support::{env, run, sha256_hex, temp_files, Env};
 
 const SIZE: usize = 300_000;
 
-fn faulty(fault: Fault, times: Option<u32>, configure: impl FnOnce(&mut wow_mirror::MirrorConfig)) -> Env {
+fn faulty(
+    fault: Fault,
+    times: Option<u32>,
+    configure: impl FnOnce(&mut wow_mirror::MirrorConfig),
+) -> Env {
     env(&[SIZE], |config| {
         let mut rule = FaultRule::new(PathMatch::Prefix("/gems/".into()), fault);
         rule.times = times;
@@ -28,7 +32,10 @@ fn assert_recovered(env: &Env, attempts: u32) -> Vec<wow_fetch_core::Event> {
     let path = outcome.path.as_ref().expect("path");
     assert_eq!(sha256_hex(path), env.gems[0].sha256);
     assert!(temp_files(env.dir.path()).is_empty());
-    let retrying = events.iter().filter(|e| e.kind == EventKind::Retrying).count();
+    let retrying = events
+        .iter()
+        .filter(|e| e.kind == EventKind::Retrying)
+        .count();
     assert_eq!(retrying as u32, attempts - 1);
     events
 }
@@ -48,7 +55,10 @@ fn assert_failed(env: &Env, options: wow_fetch_core::RunOptions) -> wow_fetch_co
 fn server_error_is_retried() {
     let env = faulty(Fault::Status(503), Some(2), |_| {});
     let events = assert_recovered(&env, 3);
-    let retry = events.iter().find(|e| e.kind == EventKind::Retrying).expect("retrying");
+    let retry = events
+        .iter()
+        .find(|e| e.kind == EventKind::Retrying)
+        .expect("retrying");
     assert!(matches!(
         retry.error.as_ref().expect("error").kind,
         ErrorKind::Http { status: 503, .. }
@@ -62,22 +72,43 @@ fn persistent_server_error_fails_after_all_retries() {
     options.retries = 2;
     let error = assert_failed(&env, options);
     assert_eq!(error.attempts, 3);
-    assert!(matches!(error.kind, ErrorKind::Http { status: 500, .. }), "{error}");
+    assert!(
+        matches!(error.kind, ErrorKind::Http { status: 500, .. }),
+        "{error}"
+    );
     assert!(error.to_string().contains("after 3 attempts"), "{error}");
     assert_eq!(env.mirror.stats().requests, 3);
 }
 
 #[test]
 fn retry_after_is_honoured() {
-    let env = faulty(Fault::RetryAfter { status: 429, seconds: 1 }, Some(1), |_| {});
+    let env = faulty(
+        Fault::RetryAfter {
+            status: 429,
+            seconds: 1,
+        },
+        Some(1),
+        |_| {},
+    );
     let started = Instant::now();
     assert_recovered(&env, 2);
-    assert!(started.elapsed() >= Duration::from_millis(950), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
 fn retry_after_is_capped() {
-    let env = faulty(Fault::RetryAfter { status: 503, seconds: 3600 }, Some(1), |_| {});
+    let env = faulty(
+        Fault::RetryAfter {
+            status: 503,
+            seconds: 3600,
+        },
+        Some(1),
+        |_| {},
+    );
     let fetcher = env.fetcher();
     let mut options = env.options();
     options.max_retry_after = Duration::from_millis(300);
@@ -99,27 +130,39 @@ fn reset_mid_body_resumes_with_range() {
 
 #[test]
 fn reset_over_http1_resumes_too() {
-    let env = faulty(Fault::ResetAfter(100_000), Some(1), |config| config.http1_only = true);
+    let env = faulty(Fault::ResetAfter(100_000), Some(1), |config| {
+        config.http1_only = true
+    });
     assert_recovered(&env, 2);
     assert_eq!(env.mirror.stats().range_requests, 1);
 }
 
 #[test]
 fn reset_without_range_support_restarts_from_scratch() {
-    let env = faulty(Fault::ResetAfter(100_000), Some(1), |config| config.ranges = false);
+    let env = faulty(Fault::ResetAfter(100_000), Some(1), |config| {
+        config.ranges = false
+    });
     assert_recovered(&env, 2);
     assert_eq!(env.mirror.stats().range_requests, 0);
 }
 
 #[test]
 fn truncated_body_is_detected_and_resumed() {
-    let env = faulty(Fault::Truncate(50_000), Some(1), |config| config.http1_only = true);
+    let env = faulty(Fault::Truncate(50_000), Some(1), |config| {
+        config.http1_only = true
+    });
     let events = assert_recovered(&env, 2);
-    let retry = events.iter().find(|e| e.kind == EventKind::Retrying).expect("retrying");
+    let retry = events
+        .iter()
+        .find(|e| e.kind == EventKind::Retrying)
+        .expect("retrying");
     assert!(
         matches!(
             retry.error.as_ref().expect("error").kind,
-            ErrorKind::Network { failure: NetworkFailure::Truncated, .. }
+            ErrorKind::Network {
+                failure: NetworkFailure::Truncated,
+                ..
+            }
         ),
         "{:?}",
         retry.error
@@ -130,7 +173,11 @@ fn truncated_body_is_detected_and_resumed() {
 fn corrupt_bytes_are_refetched_once_from_scratch() {
     let env = faulty(Fault::Corrupt, Some(1), |_| {});
     assert_recovered(&env, 2);
-    assert_eq!(env.mirror.stats().range_requests, 0, "a mismatch restarts, never resumes");
+    assert_eq!(
+        env.mirror.stats().range_requests,
+        0,
+        "a mismatch restarts, never resumes"
+    );
 }
 
 #[test]
@@ -139,7 +186,9 @@ fn persistent_corruption_fails_with_checksum_mismatch() {
     let error = assert_failed(&env, env.options());
     assert_eq!(error.attempts, 2, "one fresh retry, then fail");
     match error.kind {
-        ErrorKind::ChecksumMismatch { expected, actual, .. } => {
+        ErrorKind::ChecksumMismatch {
+            expected, actual, ..
+        } => {
             assert_eq!(expected.to_hex(), env.gems[0].sha256);
             assert_ne!(actual, expected);
         }
@@ -149,18 +198,36 @@ fn persistent_corruption_fails_with_checksum_mismatch() {
 
 #[test]
 fn stall_times_out_and_retries() {
-    let env = faulty(Fault::Stall { after: 10_000, seconds: 30 }, Some(1), |_| {});
+    let env = faulty(
+        Fault::Stall {
+            after: 10_000,
+            seconds: 30,
+        },
+        Some(1),
+        |_| {},
+    );
     let fetcher = env.fetcher();
     let mut options = env.options();
     options.read_timeout = Duration::from_millis(500);
     let started = Instant::now();
     let (outcomes, events) = run(&fetcher, env.items(), options);
-    assert_eq!(outcomes[0].status, Status::Downloaded, "{:?}", outcomes[0].error);
+    assert_eq!(
+        outcomes[0].status,
+        Status::Downloaded,
+        "{:?}",
+        outcomes[0].error
+    );
     assert!(started.elapsed() < Duration::from_secs(10));
-    let retry = events.iter().find(|e| e.kind == EventKind::Retrying).expect("retrying");
+    let retry = events
+        .iter()
+        .find(|e| e.kind == EventKind::Retrying)
+        .expect("retrying");
     assert!(matches!(
         retry.error.as_ref().expect("error").kind,
-        ErrorKind::Network { failure: NetworkFailure::Timeout, .. }
+        ErrorKind::Network {
+            failure: NetworkFailure::Timeout,
+            ..
+        }
     ));
 }
 
@@ -172,7 +239,12 @@ fn slow_but_steady_transfer_is_not_a_stall() {
     let mut options = env.options();
     options.read_timeout = Duration::from_millis(800);
     let (outcomes, _) = run(&fetcher, env.items(), options);
-    assert_eq!(outcomes[0].status, Status::Downloaded, "{:?}", outcomes[0].error);
+    assert_eq!(
+        outcomes[0].status,
+        Status::Downloaded,
+        "{:?}",
+        outcomes[0].error
+    );
     assert_eq!(outcomes[0].attempts, 1);
 }
 
@@ -182,15 +254,27 @@ fn connection_refused_is_a_network_error() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     drop(listener);
-    let item = Item::new("a", "1.0", None, None, &format!("https://127.0.0.1:{port}/gems/a-1.0.gem"))
-        .expect("item");
+    let item = Item::new(
+        "a",
+        "1.0",
+        None,
+        None,
+        &format!("https://127.0.0.1:{port}/gems/a-1.0.gem"),
+    )
+    .expect("item");
     let fetcher = env.fetcher();
     let mut options = env.options();
     options.retries = 1;
     let (outcomes, _) = run(&fetcher, vec![item], options);
     let error = outcomes[0].error.as_ref().expect("error");
     assert!(
-        matches!(error.kind, ErrorKind::Network { failure: NetworkFailure::Connect, .. }),
+        matches!(
+            error.kind,
+            ErrorKind::Network {
+                failure: NetworkFailure::Connect,
+                ..
+            }
+        ),
         "{error}"
     );
     assert_eq!(error.attempts, 2);
@@ -199,11 +283,18 @@ fn connection_refused_is_a_network_error() {
 #[test]
 fn untrusted_certificate_fails_fast_without_retries() {
     let env = env(&[1_000], |_| {});
-    let fetcher = wow_fetch_core::Fetcher::new(wow_fetch_core::ClientOptions::default()).expect("fetcher");
+    let fetcher =
+        wow_fetch_core::Fetcher::new(wow_fetch_core::ClientOptions::default()).expect("fetcher");
     let (outcomes, _) = run(&fetcher, env.items(), env.options());
     let error = outcomes[0].error.as_ref().expect("error");
     assert!(
-        matches!(error.kind, ErrorKind::Network { failure: NetworkFailure::Tls, .. }),
+        matches!(
+            error.kind,
+            ErrorKind::Network {
+                failure: NetworkFailure::Tls,
+                ..
+            }
+        ),
         "{error}"
     );
     assert_eq!(error.attempts, 1);
@@ -212,7 +303,9 @@ fn untrusted_certificate_fails_fast_without_retries() {
 #[test]
 fn credentials_never_appear_in_errors_or_events() {
     let env = faulty(Fault::Status(500), None, |_| {});
-    let url = env.url(&env.gems[0]).replace("https://", "https://alice:hunter22@");
+    let url = env
+        .url(&env.gems[0])
+        .replace("https://", "https://alice:hunter22@");
     let item = Item::new("g0", "1.0.0", None, None, &url).expect("item");
     let fetcher = env.fetcher();
     let mut options = env.options();
@@ -221,5 +314,8 @@ fn credentials_never_appear_in_errors_or_events() {
     let error = outcomes[0].error.as_ref().expect("error");
     let shown = format!("{error} {error:?} {events:?}");
     assert!(!shown.contains("hunter22"), "{shown}");
-    assert!(shown.contains("alice:***@") || shown.contains("***@"), "{shown}");
+    assert!(
+        shown.contains("alice:***@") || shown.contains("***@"),
+        "{shown}"
+    );
 }

@@ -7,3 +7,5 @@ mod cancel;
 mod download;
 mod faults;
 mod memory;
+mod reliability;
+mod resolve;

@@ -19,7 +19,12 @@ fn a_200mb_gem_downloads_in_bounded_memory() {
     let env = env(&[200 * 1024 * 1024], |_| {});
     let gem = &env.gems[0];
     let output = Command::new(std::env::current_exe().expect("test binary"))
-        .args(["memory::fetch_in_child", "--exact", "--ignored", "--nocapture"])
+        .args([
+            "memory::fetch_in_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+        ])
         .env(
             CHILD_ENV,
             format!(
@@ -33,7 +38,11 @@ fn a_200mb_gem_downloads_in_bounded_memory() {
         .output()
         .expect("child");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let growth_kib: u64 = stdout
         .lines()
         .find_map(|line| line.strip_prefix("peak_rss_growth_kib="))
@@ -41,7 +50,10 @@ fn a_200mb_gem_downloads_in_bounded_memory() {
         .expect("child reports its growth");
     let entry = wow_fetch_core::cache_path(&env.cache_dir(), &env.items()[0]);
     assert_eq!(sha256_hex(&entry), gem.sha256);
-    eprintln!("peak RSS growth while downloading 200 MB: {} MiB", growth_kib / 1024);
+    eprintln!(
+        "peak RSS growth while downloading 200 MB: {} MiB",
+        growth_kib / 1024
+    );
     assert!(growth_kib < 50 * 1024, "peak RSS grew by {growth_kib} KiB");
 }
 
@@ -67,7 +79,12 @@ fn fetch_in_child() {
     let outcomes = fetcher
         .download_all(vec![item], RunOptions::new(cache))
         .expect("start");
-    assert_eq!(outcomes[0].status, Status::Downloaded, "{:?}", outcomes[0].error);
+    assert_eq!(
+        outcomes[0].status,
+        Status::Downloaded,
+        "{:?}",
+        outcomes[0].error
+    );
     let peak = proc_status_kib("VmHWM:");
     println!("peak_rss_growth_kib={}", peak.saturating_sub(before));
 }

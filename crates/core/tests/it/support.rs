@@ -123,3 +123,96 @@ pub fn sha256_hex(path: &Path) -> String {
     let bytes = std::fs::read(path).expect("read");
     hex::encode(Sha256::digest(bytes))
 }
+
+impl Env {
+    /// The directory the mirror serves.
+    pub fn gems_dir(&self) -> PathBuf {
+        self.dir.path().join("mirror")
+    }
+
+    /// Starts another mirror (say, one with a TLS fault) on this environment's runtime.
+    pub fn start_mirror(&self, config: MirrorConfig) -> Mirror {
+        self._runtime
+            .block_on(Mirror::start(config))
+            .expect("second mirror")
+    }
+
+    /// A fetcher trusting this mirror's CA and those of `others`.
+    pub fn fetcher_trusting(&self, others: &[&Mirror]) -> Fetcher {
+        let bundle = self.dir.path().join("ca-bundle.pem");
+        let mut pem = self.mirror.ca_pem().to_owned();
+        for other in others {
+            pem.push_str(other.ca_pem());
+        }
+        std::fs::write(&bundle, pem).expect("write CA bundle");
+        Fetcher::new(ClientOptions {
+            ca_file: Some(bundle),
+            ..ClientOptions::default()
+        })
+        .expect("fetcher")
+    }
+}
+
+/// Complete `*.gem` files under `dir` (temp files start with a dot and end in `.part`).
+pub fn gem_files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(current) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&current) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "gem") {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+/// This test binary, to be run as the child half of a multi-process test: `test` is the full
+/// name of an `#[ignore]`d test that does nothing unless `var` is set.
+pub fn child(test: &str, var: &str, value: &str) -> std::process::Command {
+    let mut command = std::process::Command::new(std::env::current_exe().expect("test binary"));
+    command
+        .args([
+            test,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(var, value);
+    command
+}
+
+/// Items as lines of `name version sha256 url`, for a child process.
+pub fn write_item_list(path: &Path, items: &[Item]) {
+    let text: String = items
+        .iter()
+        .map(|item| {
+            format!(
+                "{} {} {} {}\n",
+                item.name(),
+                item.version(),
+                item.sha256().expect("items carry digests"),
+                item.url()
+            )
+        })
+        .collect();
+    std::fs::write(path, text).expect("write item list");
+}
+
+pub fn read_item_list(path: &Path) -> Vec<Item> {
+    std::fs::read_to_string(path)
+        .expect("item list")
+        .lines()
+        .map(|line| {
+            let fields: Vec<&str> = line.split(' ').collect();
+            Item::new(fields[0], fields[1], None, Some(fields[2]), fields[3]).expect("item")
+        })
+        .collect()
+}

@@ -4,7 +4,7 @@ use crate::support::{client, drain, http1_client, raw_get, start};
 use reqwest::header;
 use std::io::ErrorKind;
 use std::time::{Duration, Instant};
-use wow_mirror::{Fault, FaultRule, PathMatch};
+use wow_mirror::{Fault, FaultRule, PathMatch, TlsFault};
 
 const GEM: &str = "/gems/alpha-1.0.0.gem";
 
@@ -333,4 +333,191 @@ async fn faults_and_stats_are_controllable_over_http() {
         .expect("post");
     assert_eq!(reset.status(), 204);
     assert_eq!(setup.mirror.stats().requests, 0);
+}
+
+#[tokio::test]
+async fn reset_before_headers_answers_nothing() {
+    let setup = start(|c| c.faults = vec![on_gem(Fault::ResetBeforeHeaders).times(2)]).await;
+    // h2: the stream is reset; the connection lives on for the next request.
+    let http = client(&setup.mirror);
+    let error = http
+        .get(setup.url(GEM))
+        .send()
+        .await
+        .expect_err("no headers");
+    assert!(!error.is_timeout(), "{error}");
+    // HTTP/1.1: the connection is reset.
+    let error = http1_client(&setup.mirror)
+        .get(setup.url(GEM))
+        .send()
+        .await
+        .expect_err("no headers");
+    assert!(!error.is_timeout(), "{error}");
+    let body = http.get(setup.url(GEM)).send().await.expect("get");
+    assert_eq!(body.bytes().await.expect("body"), setup.big_bytes());
+    assert_eq!(setup.mirror.stats().h2_connections, 1);
+}
+
+#[tokio::test]
+async fn reset_before_end_sends_all_but_the_tail() {
+    let setup = start(|c| c.faults = vec![on_gem(Fault::ResetBeforeEnd(1))]).await;
+    let full = setup.big_bytes();
+    let raw = raw_get(&setup.mirror, GEM).await;
+    assert_eq!(raw.body, full[..full.len() - 1]);
+    assert_eq!(raw.end, Some(ErrorKind::ConnectionReset));
+
+    setup.mirror.clear_faults();
+    setup.mirror.add_fault(on_gem(Fault::ResetBeforeEnd(0)));
+    let response = client(&setup.mirror)
+        .get(setup.url(GEM))
+        .send()
+        .await
+        .expect("headers");
+    let (body, error) = drain(response).await;
+    assert_eq!(body, full, "every byte arrives");
+    assert!(error.is_some(), "but the stream is reset instead of ended");
+}
+
+#[tokio::test]
+async fn content_length_is_announced_verbatim() {
+    let setup = start(|_| {}).await;
+    let full = setup.big_bytes();
+    for value in [
+        "-1",
+        "abc",
+        "1000",
+        "99999999999999",
+        "99999999999999999999999",
+    ] {
+        setup.mirror.clear_faults();
+        setup
+            .mirror
+            .add_fault(on_gem(Fault::ContentLength(value.to_owned())));
+        let raw = raw_get(&setup.mirror, GEM).await;
+        assert_eq!(raw.status(), 200);
+        assert!(
+            raw.head.contains(&format!("content-length: {value}\r\n")),
+            "{}",
+            raw.head
+        );
+        assert_eq!(raw.body, full, "{value}: the whole body follows");
+        // h2 gets the header as given, and its client must notice the lie.
+        let response = client(&setup.mirror).get(setup.url(GEM)).send().await;
+        let failed = match response {
+            Err(_) => true,
+            Ok(response) => drain(response).await.1.is_some(),
+        };
+        assert!(failed, "{value}: an h2 client must notice");
+    }
+    // Other paths are served normally on a connection that once carried a raw response.
+    let beta = http1_client(&setup.mirror)
+        .get(setup.url("/gems/beta-2.0.0.gem"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(beta.status(), 200);
+}
+
+#[tokio::test]
+async fn redirect_sends_location() {
+    let setup = start(|c| {
+        c.plain_http = true;
+        c.faults = vec![FaultRule::new(
+            PathMatch::exact("/old/alpha.gem"),
+            Fault::Redirect {
+                status: 302,
+                location: GEM.to_owned(),
+            },
+        )];
+    })
+    .await;
+    let response = client(&setup.mirror)
+        .get(setup.url("/old/alpha.gem"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(response.url().path(), GEM);
+    assert_eq!(response.bytes().await.expect("body"), setup.big_bytes());
+    let plain = setup.mirror.plain_base_url().expect("plain listener");
+    assert!(plain.starts_with("http://localhost:"), "{plain}");
+    let body = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client")
+        .get(format!("{plain}{GEM}"))
+        .send()
+        .await
+        .expect("plain get")
+        .bytes()
+        .await
+        .expect("body");
+    assert_eq!(body, setup.big_bytes());
+}
+
+#[tokio::test]
+async fn close_after_response_sends_goaway_on_h2() {
+    let setup = start(|c| c.faults = vec![on_gem(Fault::CloseAfterResponse)]).await;
+    let http = client(&setup.mirror);
+    for _ in 0..3 {
+        let body = http.get(setup.url(GEM)).send().await.expect("get");
+        assert_eq!(body.bytes().await.expect("body"), setup.big_bytes());
+    }
+    let stats = setup.mirror.stats();
+    assert_eq!(
+        (stats.h2_connections, stats.tcp_connections),
+        (3, 3),
+        "{stats:?}"
+    );
+}
+
+#[tokio::test]
+async fn go_away_fails_the_streams_in_flight() {
+    let setup = start(|c| {
+        c.faults = vec![FaultRule::new(
+            PathMatch::exact("/gems/beta-2.0.0.gem"),
+            Fault::Bandwidth(5_000),
+        )]
+    })
+    .await;
+    let http = client(&setup.mirror);
+    let slow = http
+        .get(setup.url("/gems/beta-2.0.0.gem"))
+        .send()
+        .await
+        .expect("headers");
+    setup.mirror.add_fault(on_gem(Fault::GoAway).times(1));
+    let _ = http.get(setup.url(GEM)).send().await;
+    let (_, error) = drain(slow).await;
+    assert!(error.is_some(), "the slow stream was cut");
+    let again = http
+        .get(setup.url(GEM))
+        .send()
+        .await
+        .expect("new connection");
+    assert_eq!(again.bytes().await.expect("body"), setup.big_bytes());
+    assert_eq!(setup.mirror.stats().tcp_connections, 2);
+}
+
+#[tokio::test]
+async fn tls_faults_fail_the_handshake() {
+    for (fault, words) in [
+        (TlsFault::UnknownCa, "unknown"),
+        (TlsFault::Expired, "expired"),
+        (TlsFault::WrongHost, "not valid for name"),
+    ] {
+        let setup = start(|c| c.tls_fault = Some(fault)).await;
+        let error = client(&setup.mirror)
+            .get(setup.url(GEM))
+            .send()
+            .await
+            .expect_err("handshake must fail");
+        let mut chain = error.to_string();
+        let mut source = std::error::Error::source(&error);
+        while let Some(e) = source {
+            chain = format!("{chain}: {e}");
+            source = e.source();
+        }
+        assert!(chain.to_lowercase().contains(words), "{fault:?}: {chain}");
+        assert_eq!(setup.mirror.stats().tls_handshakes, 0);
+    }
 }
