@@ -10,6 +10,10 @@ use crate::redact::redacted;
 /// The platform RubyGems gives a pure-Ruby gem; it is left out of the file name.
 pub const RUBY_PLATFORM: &str = "ruby";
 
+/// Longest `full_name.gem` accepted: file systems allow 255 bytes, and the temp and lock
+/// files beside an entry (`.NAME.PID-XXXXXXXX.part`) need room for their decorations.
+const MAX_FILE_NAME: usize = 200;
+
 /// A SHA-256 digest, parsed from or rendered as 64 lowercase hex characters.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Sha256Digest([u8; 32]);
@@ -85,6 +89,14 @@ impl Item {
         }
         let platform = platform.filter(|p| !p.is_empty()).unwrap_or(RUBY_PLATFORM);
         validate_segment("platform", platform)?;
+        let file_name_len = full_name(name, version, platform).len() + ".gem".len();
+        if file_name_len > MAX_FILE_NAME {
+            return Err(InputError::BadField {
+                field: "name",
+                value: name.chars().take(80).collect(),
+                reason: "makes a file name longer than 200 bytes",
+            });
+        }
         let sha256 = sha256.map(Sha256Digest::from_hex).transpose()?;
         let url = parse_url(url)?;
         Ok(Self {
@@ -213,16 +225,20 @@ pub fn parse_specifier(text: &str) -> Result<GemSpecifier, InputError> {
 fn validate_segment(field: &'static str, value: &str) -> Result<(), InputError> {
     let reason = if value.is_empty() {
         Some("must not be empty")
-    } else if value.len() > 255 {
-        Some("is longer than 255 bytes")
     } else if value.contains(['/', '\\', '\0']) {
         Some("must not contain '/', '\\' or NUL")
     } else if value.contains("..") {
         Some("must not contain '..'")
     } else if value.starts_with('.') {
         Some("must not start with '.'")
-    } else if value.chars().any(char::is_control) {
-        Some("must not contain control characters")
+    } else if !value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    {
+        // RubyGems' own rule for names (`Gem::Specification::VALID_NAME_PATTERN`), which
+        // versions and platforms also keep. Anything else (`#`, `?`, spaces, look-alike
+        // slashes) would change the URL path or the file name it maps to.
+        Some("may only contain letters, digits, '.', '-' and '_'")
     } else {
         None
     };
@@ -320,6 +336,18 @@ mod tests {
         }
         assert!(Item::new("rack", "1.0", Some("../x"), None, URL).is_err());
         assert!(Item::new("rack", "x1.0", None, None, URL).is_err());
+        for odd in ["a#b", "a?b", "a b", "résumé", "a\u{ff0f}b", "a\u{202e}b", "a\nb"] {
+            assert!(Item::new(odd, "1.0", None, None, URL).is_err(), "{odd:?}");
+        }
+        assert!(Item::new("net-http_2.x", "1.0.a-b", Some("x86_64-linux"), None, URL).is_ok());
+    }
+
+    #[test]
+    fn full_file_name_must_leave_room_for_temp_names() {
+        let longest = "a".repeat(200 - "-1.gem".len());
+        assert!(Item::new(&longest, "1", None, None, URL).is_ok());
+        let err = Item::new(&format!("{longest}a"), "1", None, None, URL).expect_err("too long");
+        assert!(err.to_string().contains("longer than 200 bytes"), "{err}");
     }
 
     #[test]
