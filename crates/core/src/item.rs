@@ -336,7 +336,15 @@ mod tests {
         }
         assert!(Item::new("rack", "1.0", Some("../x"), None, URL).is_err());
         assert!(Item::new("rack", "x1.0", None, None, URL).is_err());
-        for odd in ["a#b", "a?b", "a b", "résumé", "a\u{ff0f}b", "a\u{202e}b", "a\nb"] {
+        for odd in [
+            "a#b",
+            "a?b",
+            "a b",
+            "résumé",
+            "a\u{ff0f}b",
+            "a\u{202e}b",
+            "a\nb",
+        ] {
             assert!(Item::new(odd, "1.0", None, None, URL).is_err(), "{odd:?}");
         }
         assert!(Item::new("net-http_2.x", "1.0.a-b", Some("x86_64-linux"), None, URL).is_ok());

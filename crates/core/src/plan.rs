@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::cache::sweep_orphaned_temp_files;
 use crate::error::{Error, ErrorKind, InputError};
 use crate::event::{Event, Outcome, Status};
 use crate::gate::ConnectGate;
@@ -83,6 +84,9 @@ impl Plan {
         cancel: CancellationToken,
         connect_timeout: Duration,
     ) -> Vec<Outcome> {
+        if let Some(dest) = &options.dest {
+            sweep_orphaned_temp_files(dest).await;
+        }
         let (reports_tx, reports_rx) = mpsc::unbounded_channel();
         let aggregator = tokio::spawn(progress::aggregate(reports_rx, events, self.count));
         let global = Arc::new(Semaphore::new(options.concurrency));
