@@ -14,6 +14,13 @@ const USER_AGENT: &str = concat!("wow-fetch/", env!("CARGO_PKG_VERSION"));
 const MAX_REDIRECTS: usize = 5;
 /// Idle connections are kept this long for the next call on the same `Fetcher`.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// HTTP/2 flow-control credit per stream and per connection. One connection carries every
+/// transfer, so its window must cover the bandwidth-delay product of a fast, far link
+/// (1 Gbit/s × 50 ms = 6.25 MB) or the server idles waiting for WINDOW_UPDATEs; hyper's
+/// defaults (2 MB / 5 MB) and its adaptive window, which starts small, cap such a link well
+/// below its rate. Credit is not allocation: bytes are buffered only if we stop reading.
+const H2_STREAM_WINDOW: u32 = 8 * 1024 * 1024;
+const H2_CONNECTION_WINDOW: u32 = 32 * 1024 * 1024;
 /// Keeps an idle HTTP/2 connection alive through NATs between runs.
 const H2_KEEP_ALIVE: Duration = Duration::from_secs(30);
 
@@ -38,7 +45,8 @@ pub(crate) fn build_client(options: &ClientOptions) -> Result<reqwest::Client, C
         .pool_idle_timeout(POOL_IDLE_TIMEOUT)
         .tcp_nodelay(true)
         .redirect(Policy::custom(refuse_unsafe_redirect))
-        .http2_adaptive_window(true)
+        .http2_initial_stream_window_size(H2_STREAM_WINDOW)
+        .http2_initial_connection_window_size(H2_CONNECTION_WINDOW)
         .http2_keep_alive_interval(H2_KEEP_ALIVE)
         .http2_keep_alive_while_idle(false);
     if options.http1_only {

@@ -134,7 +134,8 @@ fn classify_transport(err: &reqwest::Error) -> Classified {
         }
         // A response hyper cannot parse (a negative or garbage Content-Length, a bad status
         // line) is the server breaking the protocol, not a reset. Issue 8's mirror faults.
-        if hyper_err.is_parse() || hyper_err.is_parse_status() || hyper_err.is_parse_too_large() {
+        // `is_parse` covers every malformed head, too-large ones included.
+        if hyper_err.is_parse() || hyper_err.is_parse_status() {
             return Classified::Network(NetworkFailure::Protocol);
         }
         if hyper_err.is_canceled() || hyper_err.is_closed() {
