@@ -71,10 +71,10 @@ pub(crate) struct TempFile {
 }
 
 impl TempFile {
-    /// Creates a new, empty temp file next to `final_path`, creating directories as needed.
-    pub(crate) async fn create_beside(final_path: &Path) -> io::Result<(Self, tokio::fs::File)> {
+    /// Creates a new, empty temp file next to `final_path` with a name of its own.
+    fn create_beside(final_path: &Path) -> io::Result<(Self, std::fs::File)> {
         let dir = final_path.parent().unwrap_or_else(|| Path::new("."));
-        tokio::fs::create_dir_all(dir).await?;
+        std::fs::create_dir_all(dir)?;
         let file_name = final_path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -85,11 +85,10 @@ impl TempFile {
                 std::process::id(),
                 rand::rng().random::<u32>()
             ));
-            match tokio::fs::OpenOptions::new()
+            match std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .open(&path)
-                .await
             {
                 Ok(file) => return Ok((Self { path: Some(path) }, file)),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
@@ -101,37 +100,38 @@ impl TempFile {
     /// Creates (truncating) the one temp file of a cache entry. Only the holder of the
     /// entry's [`EntryLock`] writes it, so the fixed name cannot collide, and a `.part` left
     /// by a killed process is simply reused.
-    pub(crate) async fn create_for_entry(entry: &Path) -> io::Result<(Self, tokio::fs::File)> {
+    ///
+    /// The create is a plain blocking call on purpose: it is one short syscall, and with an
+    /// `.await` between creating the file and arming its guard, a cancelled transfer could
+    /// leave the file behind (the blocking pool finishes the create after the guard is gone).
+    pub(crate) fn create_for_entry(entry: &Path) -> io::Result<(Self, tokio::fs::File)> {
         let path = sibling(entry, TEMP_SUFFIX);
-        let file = tokio::fs::File::create(&path).await?;
-        Ok((Self { path: Some(path) }, file))
+        let file = std::fs::File::create(&path)?;
+        Ok((Self { path: Some(path) }, tokio::fs::File::from_std(file)))
     }
 
     pub(crate) fn path(&self) -> &Path {
         self.path.as_deref().unwrap_or_else(|| Path::new(""))
     }
 
-    /// Atomically renames the file to `final_path`, replacing what was there.
-    pub(crate) async fn persist(mut self, final_path: &Path) -> io::Result<()> {
+    /// Atomically renames the file to `final_path`, replacing what was there. A plain
+    /// blocking call, like the create: one syscall, and no `.await` for a cancel to split.
+    pub(crate) fn persist(mut self, final_path: &Path) -> io::Result<()> {
         let Some(path) = self.path.take() else {
             return Ok(());
         };
-        match tokio::fs::rename(&path, final_path).await {
-            Ok(()) => {
-                // rename(2) succeeds without doing anything when both names are hard links
-                // to one file, as when `dest` already links the cache entry (a rerun, or
-                // another process placing the same gem): the temp name must go by hand.
-                // Found by issue 8's eight-process test.
-                if tokio::fs::symlink_metadata(&path).await.is_ok() {
-                    let _ = tokio::fs::remove_file(&path).await;
-                }
-                Ok(())
-            }
-            Err(e) => {
-                self.path = Some(path);
-                Err(e)
-            }
+        if let Err(e) = std::fs::rename(&path, final_path) {
+            self.path = Some(path);
+            return Err(e);
         }
+        // rename(2) succeeds without doing anything when both names are hard links to one
+        // file, as when `dest` already links the cache entry (a rerun, or another process
+        // placing the same gem): the temp name must go by hand. Found by issue 8's
+        // eight-process test.
+        if std::fs::symlink_metadata(&path).is_ok() {
+            let _ = std::fs::remove_file(&path);
+        }
+        Ok(())
     }
 }
 
@@ -235,24 +235,46 @@ fn process_alive(pid: i32) -> bool {
     result == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
+/// Writes `contents` to `path` through a temp file and a rename (as uv's `write_atomic`), as
+/// one blocking task so a cancel cannot leave the temp file behind.
+pub(crate) async fn write_atomic(path: &Path, contents: Vec<u8>) -> io::Result<()> {
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let (temp, mut file) = TempFile::create_beside(&path)?;
+        std::io::Write::write_all(&mut file, &contents)?;
+        drop(file);
+        temp.persist(&path)
+    })
+    .await
+    .map_err(io::Error::other)?
+}
+
 /// Places a verified cache file at `dest_dir/file_name`: a hard link when both are on one
 /// filesystem (instant, no extra space), else a copy; either way through a temp name and a
 /// rename, so `dest` never holds a partial file.
+///
+/// All of it runs as one blocking task: if the run is cancelled meanwhile, the task still
+/// ends with either the whole file in place or its temp file removed, never an orphan.
 pub(crate) async fn place_in_dest(
     source: &Path,
     dest_dir: &Path,
     file_name: &str,
 ) -> io::Result<PathBuf> {
+    let source = source.to_owned();
     let final_path = dest_dir.join(file_name);
-    let (temp, file) = TempFile::create_beside(&final_path).await?;
-    drop(file);
-    // A hard link needs the name free; the temp name was only a reservation.
-    tokio::fs::remove_file(temp.path()).await?;
-    if tokio::fs::hard_link(source, temp.path()).await.is_err() {
-        tokio::fs::copy(source, temp.path()).await?;
-    }
-    temp.persist(&final_path).await?;
-    Ok(final_path)
+    tokio::task::spawn_blocking(move || {
+        let (temp, file) = TempFile::create_beside(&final_path)?;
+        drop(file);
+        // A hard link needs the name free; the temp name was only a reservation.
+        std::fs::remove_file(temp.path())?;
+        if std::fs::hard_link(&source, temp.path()).is_err() {
+            std::fs::copy(&source, temp.path())?;
+        }
+        temp.persist(&final_path)?;
+        Ok(final_path)
+    })
+    .await
+    .map_err(io::Error::other)?
 }
 
 #[cfg(test)]

@@ -147,7 +147,6 @@ async fn fetch(
     let (temp, sha256, bytes, attempts) =
         attempts(item, &transfer, context, reporter, first_contact, started).await?;
     temp.persist(&entry)
-        .await
         .map_err(|e| (ErrorKind::io("rename into", &entry, &e), attempts))?;
     let path = publish(&entry, item, options)
         .await

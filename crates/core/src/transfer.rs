@@ -166,7 +166,6 @@ impl Transfer<'_> {
         total: Option<u64>,
     ) -> Result<Partial, AttemptError> {
         let (temp, file) = TempFile::create_for_entry(self.cache_path)
-            .await
             .map_err(|e| ErrorKind::io("create", self.cache_path, &e))?;
         Ok(Partial {
             temp,

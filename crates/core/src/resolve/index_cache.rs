@@ -21,10 +21,9 @@ use std::path::{Path, PathBuf};
 
 use md5::Md5;
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
 use url::Url;
 
-use crate::cache::{origin_dir, TempFile};
+use crate::cache::{origin_dir, write_atomic};
 
 const BUCKET: &str = "compact-index-v1";
 
@@ -94,15 +93,12 @@ impl IndexCache {
         etag: Option<&str>,
         body: &[u8],
     ) -> io::Result<()> {
-        let path = self.path(key);
-        let (temp, mut file) = TempFile::create_beside(&path).await?;
         let tag = etag.filter(|t| !t.contains(['\n', '\r'])).unwrap_or("");
-        file.write_all(tag.as_bytes()).await?;
-        file.write_all(b"\n").await?;
-        file.write_all(body).await?;
-        file.flush().await?;
-        drop(file);
-        temp.persist(&path).await
+        let mut contents = Vec::with_capacity(tag.len() + 1 + body.len());
+        contents.extend_from_slice(tag.as_bytes());
+        contents.push(b'\n');
+        contents.extend_from_slice(body);
+        write_atomic(&self.path(key), contents).await
     }
 }
 
