@@ -1,0 +1,119 @@
+//! `Wow::Fetcher`: the options given to `new`, and the engine (runtime and connection pool)
+//! built on first use, shared by every Ruby thread that calls this instance, and rebuilt in a
+//! forked child.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use magnus::{method, prelude::*, scan_args::scan_args, Error, RArray, RHash, Ruby, Value};
+
+use super::convert::{self, Options};
+use super::{drain, errors, fetcher_class, result};
+
+#[magnus::wrap(class = "Wow::Fetcher", free_immediately, size)]
+#[derive(Default)]
+pub struct Fetcher {
+    options: Mutex<Options>,
+    engine: Mutex<Option<Engine>>,
+}
+
+/// The engine together with the process that built it.
+struct Engine {
+    pid: u32,
+    fetcher: Arc<wow_fetch_core::Fetcher>,
+}
+
+impl Engine {
+    /// After `fork` the child holds a copy of the parent's engine but none of its runtime's
+    /// threads; dropping it would wait for those threads forever, so the copy is leaked.
+    fn abandon(self) {
+        std::mem::forget(self.fetcher);
+    }
+}
+
+impl Fetcher {
+    /// `Wow::Fetcher.new(**options)`: validates the options now, so a typo fails here rather
+    /// than at the first download.
+    fn initialize(ruby: &Ruby, rb_self: &Self, args: &[Value]) -> Result<(), Error> {
+        let args = scan_args::<(), (), (), (), RHash, ()>(args)?;
+        *lock(&rb_self.options) = Options::parse(ruby, args.keywords)?;
+        Ok(())
+    }
+
+    /// `download_all(gems, **options) { |event| ... }`, see SPEC.md section 1.
+    fn download_all(ruby: &Ruby, rb_self: &Self, args: &[Value]) -> Result<RArray, Error> {
+        let args = scan_args::<(Value,), (), (), (), RHash, ()>(args)?;
+        let (gems,) = args.required;
+        let own = lock(&rb_self.options).clone();
+        let call = own
+            .merged(&Options::parse(ruby, args.keywords)?)
+            .resolve(ruby)?;
+        let items = convert::items(ruby, gems, &call.source)?;
+        if items.is_empty() {
+            return Ok(ruby.ary_new());
+        }
+        let engine = rb_self.engine(ruby, &own)?;
+        let run = engine
+            .start(items.clone(), call.run, Some(&call.client))
+            .map_err(|e| errors::start_error(ruby, &e))?;
+        let outcomes = drain::drain(ruby, run, call.progress)?;
+        let results = result::build_all(ruby, &items, &outcomes)?;
+        if call.raise_on_failure && outcomes.iter().any(|outcome| !outcome.is_ok()) {
+            return Err(errors::download_error(ruby, results));
+        }
+        Ok(results)
+    }
+
+    /// This process's engine, built on first use with the instance's own options (a call
+    /// with different connection settings gets a pool of its own from the engine).
+    fn engine(&self, ruby: &Ruby, own: &Options) -> Result<Arc<wow_fetch_core::Fetcher>, Error> {
+        // Read before locking: it runs Ruby code (`ENV`), during which another thread may run.
+        let client_options = own.client_options(ruby)?;
+        let pid = std::process::id();
+        let mut slot = lock(&self.engine);
+        match slot.as_ref() {
+            Some(engine) if engine.pid == pid => return Ok(Arc::clone(&engine.fetcher)),
+            Some(_) => {
+                if let Some(inherited) = slot.take() {
+                    inherited.abandon();
+                }
+            }
+            None => {}
+        }
+        let fetcher = Arc::new(
+            wow_fetch_core::Fetcher::new(client_options)
+                .map_err(|e| errors::init_error(ruby, &e))?,
+        );
+        *slot = Some(Engine {
+            pid,
+            fetcher: Arc::clone(&fetcher),
+        });
+        Ok(fetcher)
+    }
+}
+
+impl Drop for Fetcher {
+    fn drop(&mut self) {
+        let engine = self
+            .engine
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(engine) = engine.filter(|engine| engine.pid != std::process::id()) {
+            engine.abandon();
+        }
+    }
+}
+
+/// A panic while a lock was held cannot leave these plain values half-written, so a poisoned
+/// lock is used as is.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+pub fn init(ruby: &Ruby) -> Result<(), Error> {
+    let class = fetcher_class(ruby)?;
+    class.define_alloc_func::<Fetcher>();
+    class.define_method("initialize", method!(Fetcher::initialize, -1))?;
+    class.define_method("download_all", method!(Fetcher::download_all, -1))?;
+    Ok(())
+}

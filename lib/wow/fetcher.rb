@@ -1,0 +1,74 @@
+# frozen_string_literal: true
+
+module Wow
+  # Downloads many +.gem+ files at once: one pooled client (HTTP/2 where offered), every file
+  # streamed to a temp file while hashed, verified, and renamed into place; a shared cache
+  # that is safe across threads and processes. The GVL is released for the whole transfer,
+  # and Ctrl-C cancels every transfer promptly.
+  #
+  #   results = Wow::Fetcher.download_all(["rack-3.0.8", { name: "rake", version: "13.1.0" }],
+  #                                       dest: "vendor/cache")
+  #   results.map(&:path) # => [".../vendor/cache/rack-3.0.8.gem", ".../vendor/cache/rake-13.1.0.gem"]
+  #
+  # The methods below marked "native" are implemented in the extension (ext/src/ruby_api).
+  #
+  # @!method initialize(**options)
+  #   Native. Validates +options+ (the same as +download_all+ takes) now, and keeps them as
+  #   this instance's defaults. The connection pool is created on first use and kept for
+  #   later calls; it is rebuilt in a forked child.
+  #   @raise [ArgumentError] on an unknown or invalid option
+  #
+  # @!method download_all(gems, **options) { |event| ... }
+  #   Native. Fetches every item and returns one Result per item, in input order.
+  #
+  #   +gems+ is an Array (or any Enumerable) of Hashes (+name:+, +version:+, optional
+  #   +platform:+, +sha256:+, +url:+, +source:+; String keys work too), Strings
+  #   (+"name-version"+ or +"name-version-platform"+), or objects responding to +name+ and
+  #   +version+ (Gem::Specification, Gem::NameTuple, Bundler::LazySpecification).
+  #
+  #   Options (defaults in brackets): +dest:+ [nil], +cache_dir:+ [Fetcher.default_cache_dir],
+  #   +source:+ ["https://rubygems.org"], +concurrency:+ [16], +per_host:+ [= concurrency],
+  #   +retries:+ [3], +connect_timeout:+ [10], +read_timeout:+ [30], +raise_on_failure:+
+  #   [true], +progress:+ [:auto] (+:bar+, +:plain+, false), +progress_interval:+ [0.1],
+  #   +headers:+ [{}], and beyond SPEC.md +ca_file:+ [$SSL_CERT_FILE] and +http1_only:+
+  #   [false]. Per-call options override the instance's; +nil+ means the default.
+  #
+  #   The block, if given, receives every Event on the calling thread. An exception raised
+  #   by the block, Ctrl-C, Thread#raise or Thread#kill cancels every transfer, removes temp
+  #   files, and propagates unchanged.
+  #   @return [Array<Result>]
+  #   @raise [ArgumentError] on bad input, before any network traffic
+  #   @raise [DownloadError] when an item failed and +raise_on_failure+ is true
+  class Fetcher
+    DEFAULT_LOCK = Mutex.new
+    private_constant :DEFAULT_LOCK
+
+    class << self
+      # #download_all on the shared instance (Fetcher.default), whose connection pool is
+      # reused by every call in the process.
+      # @return [Array<Result>]
+      def download_all(gems, **options, &block)
+        default.download_all(gems, **options, &block)
+      end
+
+      # The shared instance, created on first use.
+      # @return [Fetcher]
+      def default
+        DEFAULT_LOCK.synchronize { @default ||= new }
+      end
+
+      # Where files are cached when no +cache_dir:+ is given: +$WOW_CACHE_DIR+, else
+      # +$XDG_CACHE_HOME/wow/gems+, else +~/.cache/wow/gems+. Read at every call, so a
+      # change to ENV takes effect.
+      # @return [String]
+      def default_cache_dir(env = ENV)
+        explicit = env["WOW_CACHE_DIR"]
+        return explicit unless explicit.nil? || explicit.empty?
+
+        base = env["XDG_CACHE_HOME"]
+        base = File.join(Dir.home, ".cache") if base.nil? || base.empty?
+        File.join(base, "wow", "gems")
+      end
+    end
+  end
+end

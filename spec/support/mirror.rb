@@ -1,0 +1,189 @@
+# frozen_string_literal: true
+
+require "digest"
+require "fileutils"
+require "json"
+require "net/http"
+require "open3"
+require "openssl"
+require "tmpdir"
+
+module WowSpec
+  # The bundled HTTPS mirror (crates/mirror) as a child process, serving the demo fixture set:
+  # 46 real .gem files from 14 KiB to 3.7 MiB, platform gems included. One mirror serves the
+  # whole suite; its CA goes into SSL_CERT_FILE, which wow-fetch honours.
+  class Mirror
+    # One fixture: what the mirror serves for /gems/FILE.
+    Fixture = Struct.new(:full_name, :path, :sha256, :size, keyword_init: true)
+
+    def self.instance
+      @instance ||= start
+    end
+
+    def self.start
+      mirror = new(binary: build_binary)
+      at_exit { mirror.stop }
+      mirror
+    end
+
+    # Builds the mirror unless a build exists (WOW_MIRROR_PROFILE=release|dev picks one).
+    def self.build_binary
+      profile = ENV.fetch("WOW_MIRROR_PROFILE", "dev")
+      path = File.join(ENV.fetch("CARGO_TARGET_DIR", File.join(ROOT, "target")), profile == "dev" ? "debug" : profile,
+                       "wow-mirror")
+      unless File.executable?(path)
+        out, status = Open3.capture2e("cargo", "build", "--profile", profile, "-p", "wow-mirror", chdir: ROOT)
+        raise "cargo build -p wow-mirror failed:\n#{out}" unless status.success?
+      end
+      path
+    end
+
+    attr_reader :url, :ca_file, :gems_dir
+
+    def initialize(binary:)
+      @dir = Dir.mktmpdir("wow-spec-mirror")
+      @gems_dir = File.join(@dir, "gems")
+      out, status = Open3.capture2e(binary, "fixtures", "--out", @gems_dir, "--set", "demo")
+      raise "wow-mirror fixtures failed:\n#{out}" unless status.success?
+
+      @ca_file = File.join(@dir, "ca.pem")
+      ready = File.join(@dir, "ready")
+      @log = File.join(@dir, "mirror.log")
+      @pid = Process.spawn(binary, "serve", "--gems", @gems_dir, "--ca-out", @ca_file, "--ready-file", ready,
+                           out: @log, err: @log)
+      @url = wait_for(ready)
+    end
+
+    # host:port as the cache names its directory (`localhost_PORT`).
+    def origin_dir
+      uri = URI(url)
+      "#{uri.host}_#{uri.port}"
+    end
+
+    def fixture(full_name)
+      fixtures.fetch(full_name)
+    end
+
+    def fixtures
+      @fixtures ||= Dir[File.join(gems_dir, "*.gem")].to_h do |path|
+        full_name = File.basename(path, ".gem")
+        [full_name, Fixture.new(full_name: full_name, path: path, sha256: Digest::SHA256.file(path).hexdigest,
+                                size: File.size(path))]
+      end
+    end
+
+    def stats
+      JSON.parse(request(Net::HTTP::Get.new("/_stats")).body)
+    end
+
+    # GETs of /gems/FILE since the last reset.
+    def gem_requests(file)
+      stats.fetch("paths").fetch("/gems/#{file}", 0)
+    end
+
+    def reset_stats
+      request(Net::HTTP::Post.new("/_stats/reset"))
+    end
+
+    # Adds fault rules (see crates/mirror/src/faults.rs), e.g.
+    #   add_faults(path: { exact: "/gems/rack-3.0.9.gem" }, fault: { bandwidth: 100_000 })
+    def add_faults(*rules)
+      post = Net::HTTP::Post.new("/_faults", "Content-Type" => "application/json")
+      post.body = JSON.generate(rules)
+      response = request(post)
+      raise "fault rejected: #{response.body}" unless response.code == "204"
+    end
+
+    def clear_faults
+      request(Net::HTTP::Delete.new("/_faults"))
+    end
+
+    def stop
+      return unless @pid
+
+      Process.kill("TERM", @pid)
+      Process.wait(@pid)
+    rescue Errno::ESRCH, Errno::ECHILD
+      nil
+    ensure
+      @pid = nil
+      FileUtils.rm_rf(@dir)
+    end
+
+    private
+
+    def wait_for(ready)
+      deadline = WowSpec.monotonic + 60
+      until File.exist?(ready) && !File.read(ready).strip.empty?
+        raise "wow-mirror exited:\n#{File.read(@log)}" if Process.wait(@pid, Process::WNOHANG)
+        raise "wow-mirror did not start in 60 s:\n#{File.read(@log)}" if WowSpec.monotonic > deadline
+
+        sleep 0.02
+      end
+      File.read(ready).strip.chomp("/")
+    end
+
+    def request(req)
+      uri = URI(url)
+      http = Net::HTTP.new(uri.host, uri.port)
+      http.use_ssl = true
+      http.ca_file = ca_file
+      http.verify_mode = OpenSSL::SSL::VERIFY_PEER
+      http.start { |h| h.request(req) }
+    end
+  end
+
+  # Helpers for examples that download from the mirror: `mirror`, a fresh cache dir per example,
+  # and `fetch`, Wow::Fetcher.download_all against both. Tag a group with `mirror: true`.
+  module MirrorHelpers
+    def mirror
+      Mirror.instance
+    end
+
+    def cache_dir
+      @cache_dir ||= File.join(@tmp, "cache")
+    end
+
+    def tmp
+      @tmp
+    end
+
+    def fetch(gems, **options, &block)
+      Wow::Fetcher.download_all(gems, source: mirror.url, cache_dir: cache_dir, progress: false, **options, &block)
+    end
+
+    # The cache entry of a fixture.
+    def cache_entry(full_name)
+      File.join(cache_dir, "gems-v1", mirror.origin_dir, "#{full_name}.gem")
+    end
+
+    # Temp files anywhere below `dir`: in-flight `.part` files or anything else that is neither a
+    # complete .gem nor a lock file.
+    def leftovers(dir)
+      Dir.glob(File.join(dir, "**", "{*,.*}"), File::FNM_DOTMATCH)
+         .select { |path| File.file?(path) }
+         .reject { |path| path.end_with?(".lock") || (path.end_with?(".gem") && !File.basename(path).start_with?(".")) }
+    end
+
+    # Slows every response for `full_name` to `bytes_per_second`.
+    def throttle(full_name, bytes_per_second)
+      mirror.add_faults({ path: { exact: "/gems/#{full_name}.gem" }, fault: { bandwidth: bytes_per_second } })
+    end
+  end
+end
+
+RSpec.configure do |config|
+  config.include WowSpec::MirrorHelpers, mirror: true
+
+  config.before(:each, mirror: true) do
+    ENV["SSL_CERT_FILE"] = mirror.ca_file
+    mirror.clear_faults
+  end
+
+  config.around(:each, mirror: true) do |example|
+    Dir.mktmpdir("wow-spec") do |dir|
+      @tmp = dir
+      example.run
+    end
+  end
+end

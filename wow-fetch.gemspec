@@ -1,0 +1,36 @@
+# frozen_string_literal: true
+
+require_relative "lib/wow/fetch/version"
+
+Gem::Specification.new do |spec|
+  spec.name = "wow-fetch"
+  spec.version = Wow::Fetch::VERSION
+  spec.summary = "Fetch many .gem files at once: pooled HTTP/2, streamed, verified, cached"
+  spec.description = <<~TEXT.tr("\n", " ").strip
+    Downloads the gems of a lockfile (or any list) in parallel over one connection pool, with the
+    GVL released: each file is streamed to disk while hashed, verified against its SHA-256, and
+    renamed into place, in a cache shared safely by threads and processes.
+  TEXT
+  spec.authors = ["wow-fetch contributors"]
+  spec.license = "MIT"
+  spec.homepage = "https://github.com/wow-fetch/wow-fetch"
+  spec.required_ruby_version = ">= 3.1"
+  spec.metadata["rubygems_mfa_required"] = "true"
+
+  # The extension is built from the Cargo workspace: its root manifest and lockfile, the engine
+  # (crates/core) and the binding (ext/). Test-only crates stay out; ext/extconf.rb trims the
+  # workspace to what is shipped.
+  spec.files = Dir.glob(
+    %w[
+      README.md LICENSE* Cargo.toml Cargo.lock
+      crates/core/Cargo.toml crates/core/src/**/*.rs crates/core/tests/**/*.rs
+      ext/Cargo.toml ext/extconf.rb ext/src/**/*.rs
+      lib/**/*.rb exe/* sig/**/*.rbs plugins.rb
+    ],
+    base: __dir__
+  )
+  spec.bindir = "exe"
+  spec.executables = spec.files.grep(%r{\Aexe/}).map { |path| File.basename(path) }
+  spec.require_paths = ["lib"]
+  spec.extensions = ["ext/extconf.rb"]
+end
