@@ -30,8 +30,8 @@ module Wow
   #   +source:+ ["https://rubygems.org"], +concurrency:+ [16], +per_host:+ [= concurrency],
   #   +retries:+ [3], +connect_timeout:+ [10], +read_timeout:+ [30], +raise_on_failure:+
   #   [true], +progress:+ [:auto] (+:bar+, +:plain+, false), +progress_interval:+ [0.1],
-  #   +headers:+ [{}], and beyond SPEC.md +ca_file:+ [$SSL_CERT_FILE] and +http1_only:+
-  #   [false]. Per-call options override the instance's; +nil+ means the default.
+  #   +headers:+ [{}], and beyond SPEC.md +ca_file:+ [$SSL_CERT_FILE], +http1_only:+
+  #   [false] and +resolve:+ [false] (+gems+ are requirements for #resolve). Per-call options override the instance's; +nil+ means the default.
   #
   #   The block, if given, receives every Event on the calling thread. An exception raised
   #   by the block, Ctrl-C, Thread#raise or Thread#kill cancels every transfer, removes temp
@@ -39,6 +39,17 @@ module Wow
   #   @return [Array<Result>]
   #   @raise [ArgumentError] on bad input, before any network traffic
   #   @raise [DownloadError] when an item failed and +raise_on_failure+ is true
+  #
+  # @!method resolve(requirements, **options)
+  #   Native. Resolves +requirements+ (Strings: +"sinatra"+, +"rack < 3"+,
+  #   +"rack:>= 2, < 3"+) and their runtime dependencies through the source's compact index
+  #   (cached under +cache_dir+, refreshed with conditional and Range requests), for this Ruby,
+  #   RubyGems and platform, preferring the newest versions. Returns Hashes (+name:+,
+  #   +version:+, +platform:+, +sha256:+ from the index, +source:+) that +download_all+ takes
+  #   as they are; +download_all(requirements, resolve: true)+ does both in one call.
+  #   @return [Array<Hash>]
+  #   @raise [ArgumentError] on a malformed requirement, before any network traffic
+  #   @raise [ResolveError] for an unknown gem or requirements no versions satisfy
   class Fetcher
     DEFAULT_LOCK = Mutex.new
     private_constant :DEFAULT_LOCK
@@ -49,6 +60,12 @@ module Wow
       # @return [Array<Result>]
       def download_all(gems, **options, &block)
         default.download_all(gems, **options, &block)
+      end
+
+      # #resolve on the shared instance.
+      # @return [Array<Hash>]
+      def resolve(requirements, **options)
+        default.resolve(requirements, **options)
       end
 
       # The shared instance, created on first use.

@@ -120,10 +120,28 @@ RSpec.describe "wow-fetch (command line)" do
     expect(wow_fetch("--frobnicate").last).to eq(2)
     expect(wow_fetch.last).to eq(2)
     expect(wow_fetch("--concurrency", "zero", "rack-3.0.9").last).to eq(2)
-    _out, err, code = wow_fetch("sinatra")
+    _out, err, code = wow_fetch("rack:<<3")
     expect(code).to eq(2)
-    expect(err).to include("a version is required")
+    expect(err).to start_with("wow-fetch: gems[0]: ")
     expect(@mirror.stats["requests"]).to eq(0)
+  end
+
+  it "resolves a bare name with its runtime dependencies through the compact index" do
+    @mirror.reset_stats
+    out, err, code = wow_fetch("rails", "--source", @mirror.url, "--dest", "vendor/cache")
+    expect(code).to eq(0), err
+    count = out[/\APrepared (\d+) packages in \d+\.\d\ds$/, 1].to_i
+    expect(count).to be > 20
+    expect(out).to match(/^✓ rails-\d[\d.]*\.gem$/).and match(/^✓ activesupport-/)
+    expect(Dir[File.join(@dir, "vendor/cache/*.gem")].size).to eq(count)
+    gem_requests = @mirror.stats["paths"].select { |path, _| path.start_with?("/gems/") }
+    expect(gem_requests.values).to all(eq(1))
+  end
+
+  it "exits 1 naming a gem the index does not have" do
+    _out, err, code = wow_fetch("no-such-gem-here", "--source", @mirror.url)
+    expect(code).to eq(1)
+    expect(err).to eq("wow-fetch: could not find gem 'no-such-gem-here' in #{@mirror.url}\n")
   end
 
   it "prints --version and --help" do

@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use magnus::r_hash::ForEach;
 use magnus::{prelude::*, Error, Integer, RArray, RHash, RString, Ruby, Symbol, Value};
-use wow_fetch_core::{full_name, parse_specifier, ClientOptions, Item, RunOptions, RUBY_PLATFORM};
+use wow_fetch_core::{
+    full_name, parse_specifier, ClientOptions, GemRequest, Item, ResolveOptions, RunOptions,
+    Version, RUBY_PLATFORM,
+};
 
 use super::errors::argument_error;
 use super::fetcher_class;
@@ -90,6 +93,7 @@ options! {
     headers: Vec<(String, String)> => headers,
     ca_file: PathBuf => path,
     http1_only: bool => boolean,
+    resolve: bool => boolean,
 }
 
 /// `source:` when nobody gives one.
@@ -102,6 +106,8 @@ pub struct Call {
     pub source: String,
     pub raise_on_failure: bool,
     pub progress: Progress,
+    /// `gems` are requirements to resolve through the compact index first.
+    pub resolve: bool,
 }
 
 impl Options {
@@ -145,6 +151,7 @@ impl Options {
                 .unwrap_or_else(|| DEFAULT_SOURCE.to_owned()),
             raise_on_failure: self.raise_on_failure.flatten().unwrap_or(true),
             progress: self.progress.flatten().unwrap_or(Progress::Auto),
+            resolve: self.resolve.flatten().unwrap_or(false),
         })
     }
 
@@ -404,6 +411,49 @@ pub fn items(ruby: &Ruby, gems: Value, source: &str) -> Result<Vec<Item>, Error>
         items.push(item);
     }
     Ok(items)
+}
+
+/// `Fetcher#resolve`'s requests: Strings such as `"sinatra"`, `"rack < 3"` or
+/// `"rack:>= 2, < 3"`, each parsed before any traffic.
+pub fn requests(ruby: &Ruby, gems: Value) -> Result<Vec<GemRequest>, Error> {
+    let list = gem_list(ruby, gems)?;
+    let mut requests = Vec::with_capacity(list.len());
+    for (index, offset) in (0..list.len()).zip(0_isize..) {
+        let value: Value = list.entry(offset)?;
+        let text = RString::from_value(value)
+            .and_then(|text| text.to_string().ok())
+            .ok_or_else(|| {
+                argument_error(
+                    ruby,
+                    format!(
+                        "gems[{index}]: expected a String such as \"rack < 3\", got {}",
+                        value.inspect()
+                    ),
+                )
+            })?;
+        let request = GemRequest::parse(&text)
+            .map_err(|e| argument_error(ruby, format!("gems[{index}]: {e}")))?;
+        requests.push(request);
+    }
+    Ok(requests)
+}
+
+/// What the resolver needs of this call and of the running Ruby: its version, RubyGems'
+/// version and platform, which decide the gem variants that can be installed here.
+pub fn resolve_options(ruby: &Ruby, call: &Call) -> Result<ResolveOptions, Error> {
+    let mut options = ResolveOptions::new(call.source.clone(), call.run.cache_dir.clone());
+    let version = |expression: &str| -> Result<Option<Version>, Error> {
+        let text: String = ruby.eval(expression)?;
+        Ok(Version::parse(&text).ok())
+    };
+    options.ruby_version = version("RUBY_VERSION")?;
+    options.rubygems_version = version("Gem::VERSION")?;
+    let local: String = ruby.eval("Gem::Platform.local.to_s")?;
+    options.platforms = vec![local, RUBY_PLATFORM.to_owned()];
+    options.headers = call.run.headers.clone();
+    options.retries = call.run.retries;
+    options.read_timeout = call.run.read_timeout;
+    Ok(options)
 }
 
 fn gem_list(ruby: &Ruby, gems: Value) -> Result<RArray, Error> {

@@ -3,7 +3,7 @@
 //! `core::Error`.
 
 use magnus::{prelude::*, Error, ExceptionClass, IntoValue, RArray, Ruby};
-use wow_fetch_core::{ErrorKind, InitError, NetworkFailure, StartError};
+use wow_fetch_core::{ErrorKind, InitError, NetworkFailure, ResolveError, StartError};
 
 use super::{fetcher_const, kwargs};
 
@@ -91,6 +91,27 @@ pub fn start_error(ruby: &Ruby, error: &StartError) -> Error {
     match error {
         StartError::Input(input) => argument_error(ruby, input.to_string()),
         StartError::Client(_) => fetch_error(ruby, error.to_string()),
+    }
+}
+
+/// Why `resolve` found nothing to fetch: bad input is an `ArgumentError`, an unknown gem or a
+/// conflict a `ResolveError` with the resolver's explanation, an index that could not be
+/// fetched the same exception a failed download gets.
+pub fn resolve_error(ruby: &Ruby, error: &ResolveError) -> Error {
+    match error {
+        ResolveError::Input(_) | ResolveError::Request(_) => {
+            argument_error(ruby, error.to_string())
+        }
+        ResolveError::Index(cause) => match exception(ruby, cause) {
+            Ok(exception) => exception.into(),
+            Err(error) => error,
+        },
+        ResolveError::UnknownGem { .. }
+        | ResolveError::Conflict { .. }
+        | ResolveError::Cancelled => match class(ruby, "ResolveError") {
+            Ok(class) => Error::new(class, error.to_string()),
+            Err(error) => error,
+        },
     }
 }
 

@@ -8,6 +8,7 @@ use magnus::{method, prelude::*, scan_args::scan_args, Error, RArray, RHash, Rub
 
 use super::convert::{self, Options};
 use super::{drain, errors, fetcher_class, result};
+use crate::helpers::nogvl::nogvl;
 
 #[magnus::wrap(class = "Wow::Fetcher", free_immediately, size)]
 #[derive(Default)]
@@ -47,11 +48,15 @@ impl Fetcher {
         let call = own
             .merged(&Options::parse(ruby, args.keywords)?)
             .resolve(ruby)?;
-        let items = convert::items(ruby, gems, &call.source)?;
+        let engine = rb_self.engine(ruby, &own)?;
+        let items = if call.resolve {
+            resolve_items(ruby, &engine, gems, &call)?
+        } else {
+            convert::items(ruby, gems, &call.source)?
+        };
         if items.is_empty() {
             return Ok(ruby.ary_new());
         }
-        let engine = rb_self.engine(ruby, &own)?;
         let run = engine
             .start(items.clone(), call.run, Some(&call.client))
             .map_err(|e| errors::start_error(ruby, &e))?;
@@ -61,6 +66,33 @@ impl Fetcher {
             return Err(errors::download_error(ruby, results));
         }
         Ok(results)
+    }
+
+    /// `resolve(requirements, **options)`: the gems to fetch for `requirements` and their
+    /// runtime dependencies, resolved through the source's compact index for this Ruby and
+    /// platform. Returns Hashes that `download_all` takes as they are.
+    fn resolve(ruby: &Ruby, rb_self: &Self, args: &[Value]) -> Result<RArray, Error> {
+        let args = scan_args::<(Value,), (), (), (), RHash, ()>(args)?;
+        let (gems,) = args.required;
+        let own = lock(&rb_self.options).clone();
+        let call = own
+            .merged(&Options::parse(ruby, args.keywords)?)
+            .resolve(ruby)?;
+        let engine = rb_self.engine(ruby, &own)?;
+        let items = resolve_items(ruby, &engine, gems, &call)?;
+        let list = ruby.ary_new_capa(items.len());
+        for item in &items {
+            let hash = ruby.hash_new();
+            hash.aset(ruby.sym_new("name"), item.name())?;
+            hash.aset(ruby.sym_new("version"), item.version())?;
+            hash.aset(ruby.sym_new("platform"), item.platform())?;
+            hash.aset(ruby.sym_new("sha256"), item.sha256().map(|d| d.to_hex()))?;
+            // The source as given (credentials included, as the caller passed them), so the
+            // Hash fetches from where it was resolved without exposing a URL to print.
+            hash.aset(ruby.sym_new("source"), call.source.as_str())?;
+            list.push(hash)?;
+        }
+        Ok(list)
     }
 
     /// This process's engine, built on first use with the instance's own options (a call
@@ -104,6 +136,24 @@ impl Drop for Fetcher {
     }
 }
 
+/// Resolves `gems` (requirement Strings) with the GVL released; Ctrl-C cancels it.
+fn resolve_items(
+    ruby: &Ruby,
+    engine: &wow_fetch_core::Fetcher,
+    gems: Value,
+    call: &convert::Call,
+) -> Result<Vec<wow_fetch_core::Item>, Error> {
+    let requests = convert::requests(ruby, gems)?;
+    if requests.is_empty() {
+        return Ok(Vec::new());
+    }
+    let cancel = wow_fetch_core::CancellationToken::new();
+    let mut options = convert::resolve_options(ruby, call)?;
+    options.cancel = Some(cancel.clone());
+    nogvl(|| engine.resolve(&requests, &options), &|| cancel.cancel())?
+        .map_err(|e| errors::resolve_error(ruby, &e))
+}
+
 /// A panic while a lock was held cannot leave these plain values half-written, so a poisoned
 /// lock is used as is.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -115,5 +165,6 @@ pub fn init(ruby: &Ruby) -> Result<(), Error> {
     class.define_alloc_func::<Fetcher>();
     class.define_method("initialize", method!(Fetcher::initialize, -1))?;
     class.define_method("download_all", method!(Fetcher::download_all, -1))?;
+    class.define_method("resolve", method!(Fetcher::resolve, -1))?;
     Ok(())
 }

@@ -12,7 +12,7 @@ mod result;
 use magnus::{prelude::*, Error, KwArgs, RClass, RModule, Ruby, TryConvert, Value};
 
 /// Classes `lib/wow/fetch.rb` defines before it loads this library.
-const RUBY_CLASSES: [&str; 7] = [
+const RUBY_CLASSES: [&str; 8] = [
     "Result",
     "Event",
     "Error",
@@ -20,6 +20,7 @@ const RUBY_CLASSES: [&str; 7] = [
     "HTTPError",
     "NetworkError",
     "DownloadError",
+    "ResolveError",
 ];
 
 pub fn init(ruby: &Ruby) -> Result<(), Error> {

@@ -23,6 +23,8 @@ module Wow
 
       # Bad command-line input; printed with a pointer to --help, exit 2.
       class UsageError < StandardError; end
+      # The requested gems could not be resolved (unknown gem, conflict, index unreachable).
+      class ResolveFailed < StandardError; end
 
       # "name-version" or "name-version-platform": the version is the first "-"-separated segment
       # that starts with a digit (SPEC.md section 1), so "net-http-0.4.1" is net-http 0.4.1.
@@ -44,6 +46,7 @@ module Wow
 
       # @return [Integer] the exit status
       def run(argv)
+        @started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
         options = parse(argv)
         return EXIT_OK if options[:done]
 
@@ -58,6 +61,9 @@ module Wow
       rescue Lockfile::ParseError => e
         @err.puts "wow-fetch: #{e.message}"
         EXIT_USAGE
+      rescue ResolveFailed => e
+        @err.puts "wow-fetch: #{e.message}"
+        EXIT_FAILED
       rescue Interrupt
         @err.puts "wow-fetch: interrupted"
         EXIT_INTERRUPTED
@@ -138,12 +144,17 @@ module Wow
         items
       end
 
-      # Bare names ("sinatra") and "NAME:REQUIREMENT" need the compact-index resolver (issue 6).
-      # When `Wow::Fetcher.resolve` exists, the body becomes:
-      #   Wow::Fetcher.resolve(requests.map { |r| r.sub(":", " ") }, **options.slice(:source))
-      def resolve(requests, _options)
-        raise UsageError, "#{requests.join(", ")}: a version is required (e.g. #{example(requests.first)}); " \
-                          "resolving bare gem names is not supported yet"
+      # Bare names ("sinatra") and "NAME:REQUIREMENT" ("rack:< 3") are resolved with their
+      # runtime dependencies through the source's compact index.
+      def resolve(requests, options)
+        fetcher = load_fetcher
+        raise ResolveFailed, "cannot resolve without the extension" unless fetcher
+
+        fetcher.resolve(requests, **options.slice(:source, :cache_dir, :ca_file))
+      rescue ArgumentError => e
+        raise UsageError, e.message
+      rescue Wow::Fetcher::Error => e
+        raise ResolveFailed, e.message
       end
 
       private
@@ -157,11 +168,6 @@ module Wow
         item = { name: m[:name], version: m[:version] }
         item[:platform] = m[:platform] if m[:platform]
         item
-      end
-
-      def example(request)
-        name = request.split(":", 2).first
-        "#{name}-1.2.3"
       end
 
       def positive(number, flag)
@@ -178,13 +184,13 @@ module Wow
         call_options[:progress] = options.fetch(:progress, !options[:quiet]) ? :auto : false
         call_options[:raise_on_failure] = false
 
-        started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
         results = begin
           fetcher.download_all(items, **call_options)
         rescue ArgumentError => e
           raise UsageError, e.message
         end
-        elapsed = Process.clock_gettime(Process::CLOCK_MONOTONIC) - started
+        # From the start of the run: resolving is part of preparing the packages.
+        elapsed = Process.clock_gettime(Process::CLOCK_MONOTONIC) - @started
 
         report = Report.new(results, elapsed)
         print_report(report, options)

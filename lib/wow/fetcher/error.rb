@@ -60,6 +60,12 @@ module Wow
       end
     end
 
+    # Raised by +resolve+ (and +download_all(..., resolve: true)+) when a requested gem is not
+    # in the source's index, or no set of versions satisfies every requirement. The message
+    # is the resolver's explanation, e.g. "Because sinatra 4.0.0 depends on rack >= 3.0 and you
+    # requested rack < 3, ...".
+    class ResolveError < Error; end
+
     # Raised by +download_all+ (unless +raise_on_failure: false+) after every item has been
     # attempted, when at least one failed. The message lists every failed item and why.
     class DownloadError < Error

@@ -28,6 +28,15 @@ RSpec.describe Wow::Fetch::CLI do
         @calls = []
       end
 
+      # Resolves "NAME" or "NAME:REQUIREMENT" to that gem at 1.0.0 plus a dependency.
+      def resolve(requests, **options)
+        @calls << [:resolve, requests, options]
+        requests.flat_map do |request|
+          name = request.split(":", 2).first
+          [{ name: name, version: "1.0.0" }, { name: "#{name}-dep", version: "2.0.0" }]
+        end
+      end
+
       def download_all(items, **options)
         @calls << [items, options]
         raise @raising if @raising
@@ -77,10 +86,6 @@ RSpec.describe Wow::Fetch::CLI do
       %w[--retries -1 rack-3.0.8] => "wow-fetch: --retries must be 0 or more, not -1",
       %w[--dest] => "wow-fetch: missing argument: --dest",
       %w[rack-3..0] => 'wow-fetch: rack-3..0: "3..0" is not a valid version of rack',
-      %w[sinatra] => "wow-fetch: sinatra: a version is required (e.g. sinatra-1.2.3); " \
-                     "resolving bare gem names is not supported yet",
-      ["rack:< 3", "rack-test"] => "wow-fetch: rack:< 3, rack-test: a version is required (e.g. rack-1.2.3); " \
-                                   "resolving bare gem names is not supported yet",
     }.each do |argv, message|
       it "exits 2 for `wow-fetch #{argv.join(" ")}`" do
         expect(run(*argv)).to eq(2)
@@ -88,6 +93,17 @@ RSpec.describe Wow::Fetch::CLI do
         expect(out.string).to eq("")
         expect(fetcher.calls).to be_empty
       end
+    end
+
+    it "resolves bare names and NAME:REQUIREMENT, then fetches them with the pinned ones" do
+      expect(run("--source", "https://gems.example", "sinatra", "rack-3.0.8", "rack:< 3")).to eq(0)
+      resolve_call, download_call = fetcher.calls
+      expect(resolve_call).to eq([:resolve, ["sinatra", "rack:< 3"], { source: "https://gems.example" }])
+      items, = download_call
+      expect(items.map { |item| item.values_at(:name, :version) }).to eq(
+        [%w[rack 3.0.8], %w[sinatra 1.0.0], %w[sinatra-dep 2.0.0], %w[rack 1.0.0], %w[rack-dep 2.0.0]]
+      )
+      expect(out.string).to start_with("Prepared 5 packages in ")
     end
 
     it "exits 2 when download_all rejects an item before any traffic" do
