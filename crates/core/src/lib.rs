@@ -25,7 +25,7 @@ pub use event::{Event, EventKind, Outcome, Status, Totals};
 pub use fetcher::{Fetcher, InitError, Run, StartError};
 pub use item::{full_name, parse_specifier, GemSpecifier, Item, Sha256Digest, RUBY_PLATFORM};
 pub use options::{
-    ClientOptions, RunOptions, DEFAULT_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT,
+    check_headers, ClientOptions, RunOptions, DEFAULT_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_PROGRESS_INTERVAL, DEFAULT_READ_TIMEOUT, DEFAULT_RETRIES,
 };
 pub use redact::redacted;

@@ -1,6 +1,8 @@
 //! Settings: those that shape the connection pool (one per `Fetcher`) and those of one run.
 
 use std::path::PathBuf;
+
+use crate::error::InputError;
 use std::time::Duration;
 
 /// Transfers in flight at once, over all hosts. Sixteen keeps a 100 Mbit/s, 50 ms link full
@@ -75,4 +77,13 @@ impl RunOptions {
             max_retry_after: DEFAULT_MAX_RETRY_AFTER,
         }
     }
+}
+
+/// Checks extra request headers (names are tokens, values visible ASCII), so a caller can
+/// refuse them when they are given rather than when a run starts.
+///
+/// # Errors
+/// `InputError::BadOption` naming the first bad header.
+pub fn check_headers(headers: &[(String, String)]) -> Result<(), InputError> {
+    crate::plan::request_headers(headers).map(|_| ())
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 use magnus::r_hash::ForEach;
 use magnus::{prelude::*, Error, Integer, RArray, RHash, RString, Ruby, Symbol, Value};
 use wow_fetch_core::{
-    full_name, parse_specifier, ClientOptions, GemRequest, Item, ResolveOptions, RunOptions,
-    Version, RUBY_PLATFORM,
+    check_headers, full_name, parse_specifier, ClientOptions, GemRequest, Item, ResolveOptions,
+    RunOptions, Version, RUBY_PLATFORM,
 };
 
 use super::errors::argument_error;
@@ -372,6 +372,7 @@ fn headers(ruby: &Ruby, name: &str, value: Value) -> Result<Vec<(String, String)
         headers.push((header, text));
         Ok(ForEach::Continue)
     })?;
+    check_headers(&headers).map_err(|e| argument_error(ruby, e.to_string()))?;
     Ok(headers)
 }
 
