@@ -42,13 +42,7 @@ impl Fetcher {
 
     /// `download_all(gems, **options) { |event| ... }`, see SPEC.md section 1.
     fn download_all(ruby: &Ruby, rb_self: &Self, args: &[Value]) -> Result<RArray, Error> {
-        let args = scan_args::<(Value,), (), (), (), RHash, ()>(args)?;
-        let (gems,) = args.required;
-        let own = lock(&rb_self.options).clone();
-        let call = own
-            .merged(&Options::parse(ruby, args.keywords)?)
-            .resolve(ruby)?;
-        let engine = rb_self.engine(ruby, &own)?;
+        let (gems, call, engine) = rb_self.prepare(ruby, args)?;
         let items = if call.resolve {
             resolve_items(ruby, &engine, gems, &call)?
         } else {
@@ -72,13 +66,7 @@ impl Fetcher {
     /// runtime dependencies, resolved through the source's compact index for this Ruby and
     /// platform. Returns Hashes that `download_all` takes as they are.
     fn resolve(ruby: &Ruby, rb_self: &Self, args: &[Value]) -> Result<RArray, Error> {
-        let args = scan_args::<(Value,), (), (), (), RHash, ()>(args)?;
-        let (gems,) = args.required;
-        let own = lock(&rb_self.options).clone();
-        let call = own
-            .merged(&Options::parse(ruby, args.keywords)?)
-            .resolve(ruby)?;
-        let engine = rb_self.engine(ruby, &own)?;
+        let (gems, call, engine) = rb_self.prepare(ruby, args)?;
         let items = resolve_items(ruby, &engine, gems, &call)?;
         let list = ruby.ary_new_capa(items.len());
         for item in &items {
@@ -93,6 +81,23 @@ impl Fetcher {
             list.push(hash)?;
         }
         Ok(list)
+    }
+
+    /// The list argument, this call's options merged over the instance's (validated before
+    /// any traffic), and this process's engine.
+    fn prepare(
+        &self,
+        ruby: &Ruby,
+        args: &[Value],
+    ) -> Result<(Value, convert::Call, Arc<wow_fetch_core::Fetcher>), Error> {
+        let args = scan_args::<(Value,), (), (), (), RHash, ()>(args)?;
+        let (gems,) = args.required;
+        let own = lock(&self.options).clone();
+        let call = own
+            .merged(&Options::parse(ruby, args.keywords)?)
+            .resolve(ruby)?;
+        let engine = self.engine(ruby, &own)?;
+        Ok((gems, call, engine))
     }
 
     /// This process's engine, built on first use with the instance's own options (a call
