@@ -7,9 +7,9 @@
 
 use std::process::Command;
 
-use wow_fetch_core::{ClientOptions, Fetcher, Item, RunOptions, Status};
+use wow_fetch_core::{Item, RunOptions, Status};
 
-use crate::support::{env, sha256_hex};
+use crate::support::{child_args, env, fetcher_trusting, proc_status_kib, sha256_hex};
 
 const CHILD_ENV: &str = "WOW_MEMORY_CHILD";
 
@@ -61,20 +61,11 @@ fn a_200mb_gem_downloads_in_bounded_memory() {
 #[test]
 #[ignore = "entered by a_200mb_gem_downloads_in_bounded_memory"]
 fn fetch_in_child() {
-    let Ok(spec) = std::env::var(CHILD_ENV) else {
+    let Some([url, sha, ca, cache]) = child_args::<4>(CHILD_ENV) else {
         return;
     };
-    let [url, sha, ca, cache]: [&str; 4] = spec
-        .lines()
-        .collect::<Vec<_>>()
-        .try_into()
-        .expect("four lines");
-    let fetcher = Fetcher::new(ClientOptions {
-        ca_file: Some(ca.into()),
-        ..ClientOptions::default()
-    })
-    .expect("fetcher");
-    let item = Item::new("g0", "1.0.0", None, Some(sha), url).expect("item");
+    let fetcher = fetcher_trusting(&ca);
+    let item = Item::new("g0", "1.0.0", None, Some(&sha), &url).expect("item");
     let before = proc_status_kib("VmRSS:");
     let outcomes = fetcher
         .download_all(vec![item], RunOptions::new(cache))
@@ -87,13 +78,4 @@ fn fetch_in_child() {
     );
     let peak = proc_status_kib("VmHWM:");
     println!("peak_rss_growth_kib={}", peak.saturating_sub(before));
-}
-
-fn proc_status_kib(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("procfs");
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("field in /proc/self/status")
 }

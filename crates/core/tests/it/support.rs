@@ -216,3 +216,35 @@ pub fn read_item_list(path: &Path) -> Vec<Item> {
         })
         .collect()
 }
+
+/// The lines a parent test handed its child half through `var` (the child is this same test
+/// binary, re-entered); `None` unless this process is that child.
+pub fn child_args<const N: usize>(var: &str) -> Option<[String; N]> {
+    let spec = std::env::var(var).ok()?;
+    let lines: Vec<String> = spec.lines().map(str::to_owned).collect();
+    let count = lines.len();
+    Some(
+        lines
+            .try_into()
+            .unwrap_or_else(|_| panic!("{var}: expected {N} lines, got {count}")),
+    )
+}
+
+/// A `Fetcher` trusting the mirror's CA, for a child process (which has no `Env`).
+pub fn fetcher_trusting(ca: &str) -> Fetcher {
+    Fetcher::new(ClientOptions {
+        ca_file: Some(ca.into()),
+        ..ClientOptions::default()
+    })
+    .expect("fetcher")
+}
+
+/// A `kB` field of `/proc/self/status`, such as `VmRSS:` or `VmHWM:`.
+pub fn proc_status_kib(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("procfs");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("field in /proc/self/status")
+}

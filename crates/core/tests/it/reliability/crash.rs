@@ -12,11 +12,12 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
-use wow_fetch_core::{ClientOptions, Fetcher, RunOptions, Status};
+use wow_fetch_core::{RunOptions, Status};
 use wow_mirror::{Fault, FaultRule, PathMatch};
 
 use crate::support::{
-    child, env, gem_files, read_item_list, sha256_hex, temp_files, write_item_list,
+    child, child_args, env, fetcher_trusting, gem_files, read_item_list, sha256_hex, temp_files,
+    write_item_list,
 };
 
 const CHILD_ENV: &str = "WOW_CRASH_CHILD";
@@ -163,23 +164,14 @@ fn wipe(cache: &Path, dest: &Path) {
 #[test]
 #[ignore = "entered by kill_9_at_random_moments_leaves_only_whole_files"]
 fn crash_child() {
-    let Ok(spec) = std::env::var(CHILD_ENV) else {
+    let Some([list, ca, cache, dest]) = child_args::<4>(CHILD_ENV) else {
         return;
     };
-    let [list, ca, cache, dest]: [&str; 4] = spec
-        .lines()
-        .collect::<Vec<_>>()
-        .try_into()
-        .expect("four lines");
-    let fetcher = Fetcher::new(ClientOptions {
-        ca_file: Some(ca.into()),
-        ..ClientOptions::default()
-    })
-    .expect("fetcher");
+    let fetcher = fetcher_trusting(&ca);
     let mut options = RunOptions::new(cache);
     options.dest = Some(dest.into());
     let outcomes = fetcher
-        .download_all(read_item_list(Path::new(list)), options)
+        .download_all(read_item_list(Path::new(&list)), options)
         .expect("start");
     for outcome in &outcomes {
         assert_ne!(outcome.status, Status::Failed, "{:?}", outcome.error);

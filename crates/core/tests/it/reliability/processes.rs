@@ -6,11 +6,12 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use wow_fetch_core::{ClientOptions, Fetcher, RunOptions, Status};
+use wow_fetch_core::{RunOptions, Status};
 use wow_mirror::{Fault, FaultRule, PathMatch};
 
 use crate::support::{
-    child, env, gem_files, read_item_list, sha256_hex, temp_files, write_item_list,
+    child, child_args, env, fetcher_trusting, gem_files, read_item_list, sha256_hex, temp_files,
+    write_item_list,
 };
 
 const CHILD_ENV: &str = "WOW_PROCESSES_CHILD";
@@ -141,22 +142,13 @@ fn eight_processes_share_one_cache_and_fetch_each_gem_once() {
 #[test]
 #[ignore = "entered by eight_processes_share_one_cache_and_fetch_each_gem_once"]
 fn processes_child() {
-    let Ok(spec) = std::env::var(CHILD_ENV) else {
+    let Some([list, ca, cache, dest, go, ready]) = child_args::<6>(CHILD_ENV) else {
         return;
     };
-    let [list, ca, cache, dest, go, ready]: [&str; 6] = spec
-        .lines()
-        .collect::<Vec<_>>()
-        .try_into()
-        .expect("six lines");
-    let items = read_item_list(Path::new(list));
-    let fetcher = Fetcher::new(ClientOptions {
-        ca_file: Some(ca.into()),
-        ..ClientOptions::default()
-    })
-    .expect("fetcher");
+    let items = read_item_list(Path::new(&list));
+    let fetcher = fetcher_trusting(&ca);
     std::fs::write(ready, b"").expect("ready");
-    while !Path::new(go).exists() {
+    while !Path::new(&go).exists() {
         std::thread::sleep(Duration::from_millis(1));
     }
     let mut options = RunOptions::new(cache);

@@ -7,9 +7,11 @@
 
 use std::time::Instant;
 
-use wow_fetch_core::{ClientOptions, Fetcher, RunOptions, Status};
+use wow_fetch_core::{RunOptions, Status};
 
-use crate::support::{child, env, read_item_list, write_item_list};
+use crate::support::{
+    child, child_args, env, fetcher_trusting, proc_status_kib, read_item_list, write_item_list,
+};
 
 const CHILD_ENV: &str = "WOW_SOAK_CHILD";
 const CHILD_TEST: &str = "reliability::soak::soak_child";
@@ -81,27 +83,18 @@ fn ten_thousand_downloads_through_one_fetcher_keep_memory_and_fds_flat() {
 #[test]
 #[ignore = "entered by ten_thousand_downloads_through_one_fetcher_keep_memory_and_fds_flat"]
 fn soak_child() {
-    let Ok(spec) = std::env::var(CHILD_ENV) else {
+    let Some([list, ca, caches, runs]) = child_args::<4>(CHILD_ENV) else {
         return;
     };
-    let [list, ca, caches, runs]: [&str; 4] = spec
-        .lines()
-        .collect::<Vec<_>>()
-        .try_into()
-        .expect("four lines");
     let runs: usize = runs.parse().expect("runs");
-    let items = read_item_list(std::path::Path::new(list));
-    let fetcher = Fetcher::new(ClientOptions {
-        ca_file: Some(ca.into()),
-        ..ClientOptions::default()
-    })
-    .expect("fetcher");
+    let items = read_item_list(std::path::Path::new(&list));
+    let fetcher = fetcher_trusting(&ca);
     let started = Instant::now();
     let (mut downloads, mut rss_warm, mut fds_warm, mut rss_max, mut fds_max) = (0, 0, 0, 0, 0);
     // RSS after each quarter of the runs: a leak shows as a steady climb, noise does not.
     let mut quarters = Vec::new();
     for run in 0..runs {
-        let cache = std::path::Path::new(caches).join(run.to_string());
+        let cache = std::path::Path::new(&caches).join(run.to_string());
         let outcomes = fetcher
             .download_all(items.clone(), RunOptions::new(&cache))
             .expect("start");
@@ -110,7 +103,7 @@ fn soak_child() {
         }
         downloads += outcomes.len();
         std::fs::remove_dir_all(&cache).expect("clean cache");
-        let (rss, fds) = (rss_kib(), fd_count());
+        let (rss, fds) = (proc_status_kib("VmRSS:"), fd_count());
         rss_max = rss_max.max(rss);
         fds_max = fds_max.max(fds);
         if run + 1 == WARM_UP_RUNS {
@@ -124,20 +117,11 @@ fn soak_child() {
         "\nsoak downloads={downloads} runs={runs} rss_warm_kib={rss_warm} rss_end_kib={} \
          rss_max_kib={rss_max} rss_quarters_kib={} fds_warm={fds_warm} fds_end={} \
          fds_max={fds_max} secs={}",
-        rss_kib(),
+        proc_status_kib("VmRSS:"),
         quarters.join(","),
         fd_count(),
         started.elapsed().as_secs()
     );
-}
-
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("procfs");
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS")
 }
 
 fn fd_count() -> u64 {
