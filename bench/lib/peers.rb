@@ -39,7 +39,9 @@ module WowBench
         "BUNDLE_PATH" => File.join(home, "bundle-path"),
         "BUNDLE_DISABLE_VERSION_CHECK" => "true",
         "WOW_CACHE_DIR" => File.join(home, "wow-cache"),
-      }
+        # The engine's connections-per-host knob, passed through only when set (for sweeps
+        # such as `WOW_FETCH_LANES=1 bench/run --peers wow-ruby`).
+      }.merge(ENV.slice("WOW_FETCH_LANES"))
     end
   end
 

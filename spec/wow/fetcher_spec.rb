@@ -173,17 +173,25 @@ RSpec.describe Wow::Fetcher, mirror: true do
       expect(cache_only.path).to eq(cache_entry("racc-1.7.3"))
     end
 
-    it "reuses one HTTP/2 connection for every transfer and across calls" do
-      fetcher = described_class.new(source: mirror.url, cache_dir: cache_dir, progress: false)
+    it "multiplexes transfers over HTTP/2 connections it keeps across calls" do
+      # The engine opens a few connections ("lanes") per host, never more than per_host.
+      fetcher = described_class.new(source: mirror.url, cache_dir: cache_dir, progress: false, per_host: 2)
       mirror.reset_stats
-      fetcher.download_all(%w[activejob-7.1.3 activemodel-7.1.3 i18n-1.14.1 builder-3.2.4 loofah-2.22.0])
+      fetcher.download_all(%w[activejob-7.1.3 activemodel-7.1.3 i18n-1.14.1 builder-3.2.4 loofah-2.22.0 erubi-1.12.0])
       first = mirror.stats
       mirror.reset_stats
       fetcher.download_all(%w[minitest-5.22.2 nio4r-2.7.0], cache_dir: File.join(tmp, "second"))
       second = mirror.stats
 
-      expect(first.values_at("h2_connections", "requests")).to eq([1, 5])
+      expect(first.values_at("h2_connections", "requests")).to eq([2, 6])
       expect(second.values_at("h2_connections", "requests")).to eq([0, 2])
+    end
+
+    it "carries every transfer over one connection when one at a time" do
+      fetcher = described_class.new(source: mirror.url, cache_dir: cache_dir, progress: false, concurrency: 1)
+      mirror.reset_stats
+      fetcher.download_all(%w[crass-1.0.6 rack-test-2.1.0 rails-7.1.3])
+      expect(mirror.stats.values_at("h2_connections", "requests")).to eq([1, 3])
     end
 
     it "offers only HTTP/1.1 with http1_only: true" do

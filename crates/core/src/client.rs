@@ -21,6 +21,16 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// below its rate. Credit is not allocation: bytes are buffered only if we stop reading.
 const H2_STREAM_WINDOW: u32 = 8 * 1024 * 1024;
 const H2_CONNECTION_WINDOW: u32 = 32 * 1024 * 1024;
+/// Connections per host ("lanes"): each lane is a client with its own pool, so a run opens
+/// up to this many HTTP/2 connections to a host (fewer when `concurrency` or `per_host` is
+/// lower), each multiplexing its share of the transfers. One connection ramps through TCP
+/// slow start alone; several ramp in parallel, which is what a fast, far link rewards.
+/// Measured on the bench's emulated WAN (50 ms RTT, Rails set, 27.4 MB, median of 5 at a
+/// load average of ~4; bench/RESULTS.md), lanes 1 / 2 / 4 / 8: 100 Mbit/s 2.92 / 2.93 / 2.98 /
+/// 3.28 s, 1 Gbit/s 1.30 / 1.23 / 1.28 / 1.27 s. Up to 4 is within noise (one h2 connection
+/// already fills 100 Mbit/s); 8 loses at the bottleneck queue. 4 lets connections warm up in
+/// parallel at no measurable cost; each extra lane costs one TLS handshake.
+pub const LANES: usize = 4;
 /// Keeps an idle HTTP/2 connection alive through NATs between runs.
 const H2_KEEP_ALIVE: Duration = Duration::from_secs(30);
 
@@ -36,6 +46,17 @@ pub enum ClientError {
     BadCa { path: PathBuf, detail: String },
     #[error("cannot build the HTTP client: {0}")]
     Build(#[source] reqwest::Error),
+}
+
+/// The lanes of a pool: [`LANES`] clients with the same options (`WOW_FETCH_LANES`
+/// overrides the count, for measuring).
+pub(crate) fn build_lanes(options: &ClientOptions) -> Result<Vec<reqwest::Client>, ClientError> {
+    let count = std::env::var("WOW_FETCH_LANES")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| (1..=64).contains(n))
+        .unwrap_or(LANES);
+    (0..count).map(|_| build_client(options)).collect()
 }
 
 pub(crate) fn build_client(options: &ClientOptions) -> Result<reqwest::Client, ClientError> {

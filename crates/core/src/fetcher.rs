@@ -7,7 +7,7 @@ use tokio::runtime::Runtime;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::client::{build_client, ClientError};
+use crate::client::{build_lanes, ClientError};
 use crate::error::InputError;
 use crate::event::{Event, Outcome};
 use crate::item::Item;
@@ -34,7 +34,8 @@ pub enum InitError {
 /// runs may be in flight at once.
 pub struct Fetcher {
     runtime: Runtime,
-    client: reqwest::Client,
+    /// One client per lane (see [`crate::client::LANES`]); never empty.
+    lanes: Arc<[reqwest::Client]>,
     client_options: ClientOptions,
 }
 
@@ -50,13 +51,13 @@ impl Fetcher {
             .enable_all()
             .build()
             .map_err(InitError::Runtime)?;
-        let client = {
+        let lanes = {
             let _guard = runtime.enter();
-            build_client(&client_options)?
+            build_lanes(&client_options)?.into()
         };
         Ok(Self {
             runtime,
-            client,
+            lanes,
             client_options,
         })
     }
@@ -78,12 +79,12 @@ impl Fetcher {
         client_options: Option<&ClientOptions>,
     ) -> Result<Run, StartError> {
         let plan = Plan::new(items, &options)?;
-        let (client, connect_timeout) = match client_options {
+        let (lanes, connect_timeout) = match client_options {
             Some(custom) if *custom != self.client_options => {
                 let _guard = self.runtime.enter();
-                (build_client(custom)?, custom.connect_timeout)
+                (build_lanes(custom)?.into(), custom.connect_timeout)
             }
-            _ => (self.client.clone(), self.client_options.connect_timeout),
+            _ => (Arc::clone(&self.lanes), self.client_options.connect_timeout),
         };
         let cancel = CancellationToken::new();
         let (events_tx, events_rx) = mpsc::channel(EVENT_BUFFER);
@@ -92,7 +93,7 @@ impl Fetcher {
         self.runtime.spawn(async move {
             let outcomes = plan
                 .execute(
-                    client,
+                    lanes,
                     Arc::new(options),
                     events_tx,
                     run_cancel,
@@ -136,7 +137,7 @@ impl Fetcher {
     ) -> Result<Vec<Item>, ResolveError> {
         crate::resolve::resolve(
             &self.runtime,
-            &self.client,
+            &self.lanes[0],
             self.client_options.connect_timeout,
             requests,
             options,

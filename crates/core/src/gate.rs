@@ -5,8 +5,13 @@
 //! So the first request connects while the others wait for its response headers; then they
 //! share its HTTP/2 connection, or open keep-alive HTTP/1.1 connections as needed. If the
 //! first request fails before headers, the next waiter makes first contact instead.
+//!
+//! A host is reached over a few *lanes* (see [`crate::client::LANES`]): each lane is a client
+//! with a pool of its own, so each opens its own connection, and each lane has its own gate.
+//! A job takes the lane with the fewest transfers in flight, so the first few jobs make first
+//! contact on different lanes at once and the connections warm up in parallel.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tokio::sync::{Semaphore, SemaphorePermit};
 
@@ -56,6 +61,62 @@ impl ConnectGate {
     }
 }
 
+/// One host's lanes: a gate and a count of transfers in flight per lane.
+#[derive(Debug)]
+pub(crate) struct Lanes {
+    lanes: Box<[Lane]>,
+}
+
+#[derive(Debug)]
+struct Lane {
+    gate: ConnectGate,
+    in_flight: AtomicUsize,
+}
+
+/// A transfer's place on a lane; the lane counts it until this is dropped.
+pub(crate) struct LaneSlot<'a> {
+    lane: &'a Lane,
+    pub(crate) index: usize,
+}
+
+impl LaneSlot<'_> {
+    pub(crate) async fn pass(&self) -> Option<FirstContact<'_>> {
+        self.lane.gate.pass().await
+    }
+}
+
+impl Drop for LaneSlot<'_> {
+    fn drop(&mut self) {
+        self.lane.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Lanes {
+    pub(crate) fn new(count: usize) -> Self {
+        Self {
+            lanes: (0..count.max(1))
+                .map(|_| Lane {
+                    gate: ConnectGate::new(),
+                    in_flight: AtomicUsize::new(0),
+                })
+                .collect(),
+        }
+    }
+
+    /// The lane with the fewest transfers in flight (the lowest index on a tie). Two jobs
+    /// choosing at once may pick the same lane; that only unbalances, never breaks, a run.
+    pub(crate) fn take(&self) -> LaneSlot<'_> {
+        let (index, lane) = self
+            .lanes
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, lane)| lane.in_flight.load(Ordering::Relaxed))
+            .unwrap_or((0, &self.lanes[0]));
+        lane.in_flight.fetch_add(1, Ordering::Relaxed);
+        LaneSlot { lane, index }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -79,6 +140,18 @@ mod tests {
             "follower goes without leading"
         );
         assert!(gate.pass().await.is_none());
+    }
+
+    #[test]
+    fn transfers_spread_over_the_least_busy_lane() {
+        let lanes = Lanes::new(3);
+        let a = lanes.take();
+        let b = lanes.take();
+        let c = lanes.take();
+        assert_eq!((a.index, b.index, c.index), (0, 1, 2));
+        drop(b);
+        assert_eq!(lanes.take().index, 1);
+        assert_eq!(Lanes::new(0).take().index, 0, "at least one lane");
     }
 
     #[tokio::test]

@@ -22,7 +22,8 @@ use crate::transfer::{Partial, Transfer};
 use crate::verify::digest_file;
 
 pub(crate) struct JobContext {
-    pub(crate) client: reqwest::Client,
+    /// The pool's clients, one per lane; the host's [`crate::gate::Lanes`] picks one.
+    pub(crate) lanes: Arc<[reqwest::Client]>,
     pub(crate) options: Arc<RunOptions>,
     pub(crate) global: Arc<Semaphore>,
     pub(crate) host: Arc<Host>,
@@ -135,9 +136,10 @@ async fn fetch(
             .await
             .map_err(|e| (ErrorKind::io("lock", &entry, &e), 0))?;
     };
-    let first_contact = context.host.gate.pass().await;
+    let lane = context.host.lanes.take();
+    let first_contact = lane.pass().await;
     let transfer = Transfer {
-        client: &context.client,
+        client: &context.lanes[lane.index % context.lanes.len()],
         item,
         headers: &context.headers,
         cache_path: &entry,

@@ -20,6 +20,7 @@ mod transfer;
 mod verify;
 
 pub use cache::cache_path;
+pub use client::LANES;
 pub use error::{Error, ErrorKind, InputError, NetworkFailure};
 pub use event::{Event, EventKind, Outcome, Status, Totals};
 pub use fetcher::{Fetcher, InitError, Run, StartError};

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cache::sweep_orphaned_temp_files;
 use crate::error::{Error, ErrorKind, InputError};
 use crate::event::{Event, Outcome, Status};
-use crate::gate::ConnectGate;
+use crate::gate::Lanes;
 use crate::item::Item;
 use crate::job::{self, JobContext, JobResult};
 use crate::options::RunOptions;
@@ -78,7 +78,7 @@ impl Plan {
 
     pub(crate) async fn execute(
         self,
-        client: reqwest::Client,
+        lanes: Arc<[reqwest::Client]>,
         options: Arc<RunOptions>,
         events: mpsc::Sender<Event>,
         cancel: CancellationToken,
@@ -91,13 +91,15 @@ impl Plan {
         let aggregator = tokio::spawn(progress::aggregate(reports_rx, events, self.count));
         let global = Arc::new(Semaphore::new(options.concurrency));
         let per_host = options.per_host.unwrap_or(options.concurrency);
+        // No more lanes than transfers that may be in flight to a host at once.
+        let lane_count = lanes.len().min(per_host.min(options.concurrency));
         let mut hosts: HashMap<String, Arc<Host>> = HashMap::new();
         let mut tasks = JoinSet::new();
         for (job_id, job) in self.jobs.into_iter().enumerate() {
             let host = Arc::clone(
                 hosts
                     .entry(host_key(&job.item))
-                    .or_insert_with(|| Arc::new(Host::new(per_host))),
+                    .or_insert_with(|| Arc::new(Host::new(per_host, lane_count))),
             );
             let reporter = Reporter::new(
                 job_id,
@@ -107,7 +109,7 @@ impl Plan {
                 reports_tx.clone(),
             );
             let context = JobContext {
-                client: client.clone(),
+                lanes: Arc::clone(&lanes),
                 options: Arc::clone(&options),
                 global: Arc::clone(&global),
                 host,
@@ -185,17 +187,17 @@ fn host_key(item: &Item) -> String {
     )
 }
 
-/// Limits for one host, and its first-contact gate.
+/// Limits for one host, and its lanes (each with its first-contact gate).
 pub(crate) struct Host {
     pub(crate) limit: Semaphore,
-    pub(crate) gate: ConnectGate,
+    pub(crate) lanes: Lanes,
 }
 
 impl Host {
-    fn new(limit: usize) -> Self {
+    fn new(limit: usize, lanes: usize) -> Self {
         Self {
             limit: Semaphore::new(limit),
-            gate: ConnectGate::new(),
+            lanes: Lanes::new(lanes),
         }
     }
 }

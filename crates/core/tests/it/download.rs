@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 
-use wow_fetch_core::{EventKind, Item, Status};
+use wow_fetch_core::{EventKind, Item, Status, LANES};
 
 use crate::support::{env, run, sha256_hex, temp_files};
 
@@ -12,7 +12,7 @@ fn hundred_sizes() -> Vec<usize> {
 }
 
 #[test]
-fn hundred_items_over_h2_share_one_connection() {
+fn hundred_items_over_h2_share_one_connection_per_lane() {
     let env = env(&hundred_sizes(), |_| {});
     let fetcher = env.fetcher();
     let (outcomes, events) = run(&fetcher, env.items(), env.options());
@@ -28,8 +28,14 @@ fn hundred_items_over_h2_share_one_connection() {
     }
     let stats = env.mirror.stats();
     assert_eq!(stats.requests, 100);
-    assert_eq!(stats.tcp_connections, 1, "{stats:?}");
-    assert_eq!(stats.h2_connections, 1);
+    // One HTTP/2 connection per lane, each opened once and multiplexing ~25 requests.
+    assert_eq!(LANES, 4);
+    assert_eq!(stats.tcp_connections, LANES as u64, "{stats:?}");
+    assert_eq!(stats.h2_connections, LANES as u64);
+    assert!(
+        stats.requests >= 20 * stats.tcp_connections,
+        "h2 reuse: {stats:?}"
+    );
 
     let mut terminal: HashMap<usize, usize> = HashMap::new();
     for event in &events {
