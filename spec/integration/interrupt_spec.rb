@@ -123,9 +123,8 @@ RSpec.describe "Interrupting a download", mirror: true do
   end
 
   it "keeps downloading through a signal whose handler does not raise" do
-    # Ruby calls the unblock function for any interrupt, and today it can only cancel the run:
-    # core's Run has no way to wake `next_batch` without cancelling (see the ext's drain.rs).
-    pending "a core Run wake-up that does not cancel"
+    # Ruby calls the unblock function for any interrupt; it only wakes the wait, and the run
+    # is cancelled only when Ruby then raises.
     throttle("concurrent-ruby-1.2.3", 1_000_000)
     handled = false
     previous = trap("USR1") { handled = true }

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use tokio::runtime::Runtime;
-use tokio::sync::{mpsc, oneshot};
+use tokio::runtime::{Handle, Runtime};
+use tokio::sync::{mpsc, oneshot, Notify};
 use tokio_util::sync::CancellationToken;
 
 use crate::client::{build_lanes, ClientError};
@@ -107,6 +107,8 @@ impl Fetcher {
             events: events_rx,
             outcomes: outcomes_rx,
             cancel,
+            wake: Arc::new(Notify::new()),
+            runtime: self.runtime.handle().clone(),
         })
     }
 
@@ -160,6 +162,21 @@ pub struct Run {
     events: mpsc::Receiver<Event>,
     outcomes: oneshot::Receiver<Vec<Outcome>>,
     cancel: CancellationToken,
+    wake: Arc<Notify>,
+    runtime: Handle,
+}
+
+/// Makes a waiting [`Run::next_batch`] return at once, without stopping anything: for a Ruby
+/// unblock function, which runs for every interrupt, including a trapped signal that raises
+/// nothing and after which the run must simply go on.
+#[derive(Clone)]
+pub struct Waker(Arc<Notify>);
+
+impl Waker {
+    pub fn wake(&self) {
+        // A stored permit (when nobody is waiting yet) only makes the next wait return early.
+        self.0.notify_one();
+    }
 }
 
 impl Run {
@@ -170,11 +187,27 @@ impl Run {
         self.cancel.clone()
     }
 
-    /// Blocks until at least one event is available, then appends up to `max` events to
-    /// `batch`. Returns `false` once every event has been delivered.
+    /// A handle that interrupts a waiting [`Run::next_batch`]; safe from any thread.
+    #[must_use]
+    pub fn waker(&self) -> Waker {
+        Waker(Arc::clone(&self.wake))
+    }
+
+    /// Blocks until at least one event is available (or a [`Waker`] fires, which may leave
+    /// `batch` empty), then appends up to `max` events to `batch`. Returns `false` once every
+    /// event has been delivered.
     pub fn next_batch(&mut self, batch: &mut Vec<Event>, max: usize) -> bool {
-        let Some(first) = self.events.blocking_recv() else {
-            return false;
+        let (events, wake) = (&mut self.events, &self.wake);
+        let received = self.runtime.block_on(async {
+            tokio::select! {
+                event = events.recv() => Some(event),
+                () = wake.notified() => None,
+            }
+        });
+        let first = match received {
+            None => return true,
+            Some(None) => return false,
+            Some(Some(event)) => event,
         };
         batch.push(first);
         while batch.len() < max {

@@ -23,7 +23,7 @@ pub use cache::cache_path;
 pub use client::LANES;
 pub use error::{Error, ErrorKind, InputError, NetworkFailure};
 pub use event::{Event, EventKind, Outcome, Status, Totals};
-pub use fetcher::{Fetcher, InitError, Run, StartError};
+pub use fetcher::{Fetcher, InitError, Run, StartError, Waker};
 pub use item::{full_name, parse_specifier, GemSpecifier, Item, Sha256Digest, RUBY_PLATFORM};
 pub use options::{
     check_headers, ClientOptions, RunOptions, DEFAULT_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT,

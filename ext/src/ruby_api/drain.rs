@@ -27,6 +27,7 @@ pub fn drain(ruby: &Ruby, mut run: Run, progress: Progress) -> Result<Vec<Outcom
     };
     let plain = progress == Progress::Plain;
     let cancel = run.cancel_token();
+    let waker = run.waker();
     let mut batch: Vec<Event> = Vec::with_capacity(BATCH);
     loop {
         batch.clear();
@@ -38,9 +39,9 @@ pub fn drain(ruby: &Ruby, mut run: Run, progress: Progress) -> Result<Vec<Outcom
                 }
                 more
             },
-            // Called by Ruby when an interrupt arrives: `next_batch` returns once the
-            // cancelled transfers have reported.
-            &|| cancel.cancel(),
+            // Called by Ruby for every interrupt, including a trapped signal that raises
+            // nothing: only wake the wait. If Ruby then raises, the `Err` arm cancels.
+            &|| waker.wake(),
         )
         .and_then(|more| {
             deliver(ruby, &batch, with_block, plain)?;

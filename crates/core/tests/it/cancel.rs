@@ -78,3 +78,44 @@ fn cancel_during_backoff_is_prompt() {
     let _ = run.wait();
     assert!(cancelled_at.elapsed() < Duration::from_millis(200));
 }
+
+#[test]
+fn a_waker_interrupts_a_wait_without_stopping_the_run() {
+    let env = env(&[400_000], |config| {
+        config
+            .faults
+            .push(FaultRule::new(PathMatch::Any, Fault::Bandwidth(400_000)));
+    });
+    let fetcher = env.fetcher();
+    let mut options = env.options();
+    // After the first progress event, none for an hour: only the waker can end the wait.
+    options.progress_interval = Duration::from_secs(3600);
+    let mut run = fetcher.start(env.items(), options, None).expect("start");
+    let mut events = Vec::new();
+    while !events
+        .iter()
+        .any(|e: &wow_fetch_core::Event| e.kind == EventKind::Progress)
+    {
+        assert!(run.next_batch(&mut events, 64), "run ended early");
+    }
+    let waker = run.waker();
+    let woken_at = Instant::now();
+    let ringer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        waker.wake();
+    });
+    events.clear();
+    assert!(run.next_batch(&mut events, 64), "the run is still going");
+    let waited = woken_at.elapsed();
+    ringer.join().expect("ringer");
+    assert!(events.is_empty(), "woken before any event: {events:?}");
+    assert!(waited < Duration::from_millis(600), "woke after {waited:?}");
+    while run.next_batch(&mut events, 64) {}
+    let outcomes = run.wait();
+    assert_eq!(
+        outcomes[0].status,
+        Status::Downloaded,
+        "{:?}",
+        outcomes[0].error
+    );
+}
