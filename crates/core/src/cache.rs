@@ -73,33 +73,27 @@ pub(crate) struct TempFile {
 impl TempFile {
     /// Creates a new, empty temp file next to `final_path` with a name of its own.
     fn create_beside(final_path: &Path) -> io::Result<(Self, std::fs::File)> {
-        let dir = final_path.parent().unwrap_or_else(|| Path::new("."));
-        std::fs::create_dir_all(dir)?;
-        let file_name = final_path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        loop {
-            let path = dir.join(format!(
-                ".{file_name}.{}-{:08x}.{TEMP_SUFFIX}",
-                std::process::id(),
-                rand::rng().random::<u32>()
-            ));
-            match std::fs::OpenOptions::new()
+        Self::claim_beside(final_path, |path| {
+            std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
-                .open(&path)
-            {
-                Ok(file) => return Ok((Self { path: Some(path) }, file)),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(e),
-            }
-        }
+                .open(path)
+        })
     }
 
     /// Hard-links `source` under a new temp name next to `final_path`, creating directories
     /// as needed; fails when a link cannot be made (say, across filesystems).
     fn link_beside(source: &Path, final_path: &Path) -> io::Result<Self> {
+        Self::claim_beside(final_path, |path| std::fs::hard_link(source, path))
+            .map(|(temp, ())| temp)
+    }
+
+    /// Claims a fresh `.NAME.PID-XXXXXXXX.part` next to `final_path` with `claim`, which must
+    /// fail with `AlreadyExists` when the name is taken (then another random name is tried).
+    fn claim_beside<T>(
+        final_path: &Path,
+        mut claim: impl FnMut(&Path) -> io::Result<T>,
+    ) -> io::Result<(Self, T)> {
         let dir = final_path.parent().unwrap_or_else(|| Path::new("."));
         std::fs::create_dir_all(dir)?;
         let file_name = final_path
@@ -112,8 +106,8 @@ impl TempFile {
                 std::process::id(),
                 rand::rng().random::<u32>()
             ));
-            match std::fs::hard_link(source, &path) {
-                Ok(()) => return Ok(Self { path: Some(path) }),
+            match claim(&path) {
+                Ok(value) => return Ok((Self { path: Some(path) }, value)),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(e),
             }

@@ -100,6 +100,11 @@ pub fn run(fetcher: &Fetcher, items: Vec<Item>, options: RunOptions) -> (Vec<Out
 
 /// Files under `dir` whose name marks them as in flight.
 pub fn temp_files(dir: &Path) -> Vec<PathBuf> {
+    files_with_extension(dir, "part")
+}
+
+/// Every file below `dir` (recursively) whose extension is `extension`.
+fn files_with_extension(dir: &Path, extension: &str) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(current) = stack.pop() {
@@ -110,7 +115,7 @@ pub fn temp_files(dir: &Path) -> Vec<PathBuf> {
             let path = entry.path();
             if path.is_dir() {
                 stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "part") {
+            } else if path.extension().is_some_and(|e| e == extension) {
                 found.push(path);
             }
         }
@@ -155,22 +160,7 @@ impl Env {
 
 /// Complete `*.gem` files under `dir` (temp files start with a dot and end in `.part`).
 pub fn gem_files(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(current) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&current) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "gem") {
-                found.push(path);
-            }
-        }
-    }
-    found
+    files_with_extension(dir, "gem")
 }
 
 /// This test binary, to be run as the child half of a multi-process test: `test` is the full
