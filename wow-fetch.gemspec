@@ -22,7 +22,7 @@ Gem::Specification.new do |spec|
   # workspace to what is shipped.
   spec.files = Dir.glob(
     %w[
-      README.md LICENSE* Cargo.toml Cargo.lock
+      README.md LICENSE* Cargo.toml Cargo.lock .cargo/config.toml
       crates/core/Cargo.toml crates/core/src/**/*.rs crates/core/tests/**/*.rs
       ext/Cargo.toml ext/extconf.rb ext/src/**/*.rs
       lib/**/*.rb exe/* sig/**/*.rbs plugins.rb

@@ -175,6 +175,35 @@ module WowBench
       puts Report.markdown(results)
     end
 
+    # For working on the engine: the case's network and mirror stay up until Ctrl-C, and
+    # `items.txt` lists the set's gems (`full_name sha256`) for commands run in the client
+    # namespace, e.g. `ip netns exec wowc env SSL_CERT_FILE=CA ruby -Ilib ...`.
+    def serve
+      kase = @cases.first or raise "--serve: unknown case"
+      set = @sets.fetch(kase.set)
+      set.build!
+      tls!
+      begin
+        wan_up(1, 0)
+        nginx_up
+        set.lock!(self)
+        set.load_items!
+        wan_up(kase.rtt_ms, kase.rate_mbit, kase.id)
+        items = File.join(work, "run", "items-#{set.id}.txt")
+        FileUtils.mkdir_p(File.dirname(items))
+        File.write(items, set.items.map { |i| "#{i.full_name} #{i.sha256}\n" }.join)
+        self.class.log "serving #{kase.id}: source #{set.source}, CA #{ca}, items #{items}, " \
+                       "limit #{kase.limit(set.bytes).round(2)} s; client namespace #{CLIENT_NS}. Ctrl-C stops."
+        sleep
+      rescue Interrupt, SignalException
+        nil
+      ensure
+        wan_stop
+        nginx_down
+        system(WAN, "down")
+      end
+    end
+
     # ---- TLS -------------------------------------------------------------------------------
 
     # A CA made here (EC P-256), trusted by each peer through SSL_CERT_FILE, --cacert or
@@ -472,8 +501,10 @@ module WowBench
       o.on("--quiet-wait S", Float, "wait up to S s for the load average to fall before a case (default 30)") { |v| options[:quiet_wait] = v }
       o.on("--work DIR", "fixtures, mirror and scratch (default /var/tmp/wow-bench)") { |v| options[:work] = v }
       o.on("--out DIR", "where latest.{md,svg,json} go (default bench/results)") { |v| options[:out] = v }
+      o.on("--serve CASE", "bring up one case's WAN and mirror, print how to reach it, wait for Ctrl-C") { |v| options[:serve] = v }
     end.parse!(argv)
-    Bench.new(options).run
+    bench = Bench.new(options.merge(cases: [options[:serve]].compact.then { |c| c.empty? ? options[:cases] : c }))
+    options[:serve] ? bench.serve : bench.run
   end
 end
 

@@ -79,8 +79,8 @@ pub(crate) struct LaneSlot<'a> {
     pub(crate) index: usize,
 }
 
-impl LaneSlot<'_> {
-    pub(crate) async fn pass(&self) -> Option<FirstContact<'_>> {
+impl<'a> LaneSlot<'a> {
+    pub(crate) async fn pass(&self) -> Option<FirstContact<'a>> {
         self.lane.gate.pass().await
     }
 }

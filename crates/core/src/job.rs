@@ -6,32 +6,40 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderMap;
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::cache::{cache_path, place_in_dest, EntryLock, TempFile};
 use crate::error::{Error, ErrorKind};
 use crate::event::{EventKind, Status};
-use crate::gate::FirstContact;
 use crate::item::{Item, Sha256Digest};
+use crate::limit::{Limit, Priority};
 use crate::options::RunOptions;
 use crate::plan::Host;
 use crate::progress::Reporter;
-use crate::retry::{backoff, is_retryable};
-use crate::transfer::{Partial, Transfer};
+use crate::retry::Attempts;
+use crate::slot::Slot;
+use crate::transfer::{AttemptError, Partial, Transfer};
 use crate::verify::digest_file;
 
 pub(crate) struct JobContext {
     /// The pool's clients, one per lane; the host's [`crate::gate::Lanes`] picks one.
     pub(crate) lanes: Arc<[reqwest::Client]>,
     pub(crate) options: Arc<RunOptions>,
-    pub(crate) global: Arc<Semaphore>,
+    pub(crate) global: Arc<Limit>,
+    /// Entries locked and not yet published, over the run (see [`OPEN_ENTRIES_PER_SLOT`]).
+    pub(crate) open_entries: Arc<Semaphore>,
     pub(crate) host: Arc<Host>,
     pub(crate) cancel: CancellationToken,
     pub(crate) headers: Arc<HeaderMap>,
     /// The pool enforces it on connect; with the read timeout it bounds the wait for headers.
     pub(crate) connect_timeout: Duration,
 }
+
+/// Entries a run may hold locked per slot of `concurrency`: one transferring, one ready to go
+/// the moment a slot frees, one being published. Bounds a run's open lock files (1,000 gems
+/// do not open 1,000 at once).
+pub(crate) const OPEN_ENTRIES_PER_SLOT: usize = 3;
 
 /// What happened to one unique item; copied into an `Outcome` per input position.
 pub(crate) struct JobResult {
@@ -115,9 +123,14 @@ async fn fetch(
     if let Some(done) = from_cache(item, &entry, options).await? {
         return Ok(done);
     }
-    let (_global, _host, _lock) = loop {
-        let global = acquire(&context.global).await?;
-        let host = acquire(&context.host.limit).await?;
+    // The entry's lock is taken before any slot, so a transfer never waits on the disk; the
+    // `open_entries` permit bounds how many locks (and files) a run holds at once.
+    let (_open, _lock) = loop {
+        let open = context
+            .open_entries
+            .acquire()
+            .await
+            .map_err(|_| (ErrorKind::Cancelled, 0))?;
         let lock = EntryLock::try_acquire(&entry)
             .await
             .map_err(|e| (ErrorKind::io("lock", &entry, &e), 0))?;
@@ -127,27 +140,23 @@ async fn fetch(
             if let Some(done) = from_cache(item, &entry, options).await? {
                 return Ok(done);
             }
-            break (global, host, lock);
+            break (open, lock);
         }
-        // Someone else is fetching this entry. Wait for them without holding our slots
-        // (holding them while waiting could deadlock two processes), then look again.
-        drop((global, host));
+        // Someone else is fetching this entry. Wait for them without holding our place
+        // (holding it while waiting could starve this run), then look again.
+        drop(open);
         EntryLock::wait_until_free(&entry)
             .await
             .map_err(|e| (ErrorKind::io("lock", &entry, &e), 0))?;
     };
-    let lane = context.host.lanes.take();
-    let first_contact = lane.pass().await;
     let transfer = Transfer {
-        client: &context.lanes[lane.index % context.lanes.len()],
+        context,
         item,
-        headers: &context.headers,
         cache_path: &entry,
-        connect_timeout: context.connect_timeout,
-        read_timeout: options.read_timeout,
     };
-    let (temp, sha256, bytes, attempts) =
-        attempts(item, &transfer, context, reporter, first_contact, started).await?;
+    let attempts = Attempts::first(options, started);
+    let (temp, sha256, bytes) = download(item, &transfer, reporter, &attempts).await?;
+    let attempts = attempts.count();
     temp.persist(&entry)
         .map_err(|e| (ErrorKind::io("rename into", &entry, &e), attempts))?;
     let path = publish(&entry, item, options)
@@ -162,38 +171,26 @@ async fn fetch(
     })
 }
 
-async fn acquire(limit: &Semaphore) -> Result<SemaphorePermit<'_>, Failure> {
-    limit.acquire().await.map_err(|_| (ErrorKind::Cancelled, 0))
-}
-
-/// Attempts until a verified file is in hand or retries run out.
-async fn attempts(
+/// Attempts until a verified file is in hand or retries run out; each attempt takes a slot
+/// of its own, so a backoff holds none.
+async fn download(
     item: &Item,
     transfer: &Transfer<'_>,
-    context: &JobContext,
     reporter: &mut Reporter,
-    mut first_contact: Option<FirstContact<'_>>,
-    started: Instant,
-) -> Result<(TempFile, Sha256Digest, u64, u32), Failure> {
-    let options = &context.options;
+    attempts: &Attempts,
+) -> Result<(TempFile, Sha256Digest, u64), Failure> {
     let mut partial: Option<Partial> = None;
-    let mut attempt = 0u32;
-    let mut retries_used = 0u32;
     let mut checksum_retried = false;
     reporter.started(1);
     loop {
-        attempt += 1;
+        let slot = Slot::take(transfer.context, Priority::Normal).await;
         let outcome = transfer
-            .attempt(&mut partial, reporter, attempt, || {
-                if let Some(first) = first_contact.take() {
-                    first.connected();
-                }
-            })
+            .attempt(&mut partial, reporter, attempts, slot)
             .await;
-        let (kind, retry_after) = match outcome {
+        let failure = match outcome {
             Ok(()) => {
                 let Some(done) = partial.take() else {
-                    return Err((ErrorKind::Internal("no file".to_owned()), attempt));
+                    return Err((ErrorKind::Internal("no file".to_owned()), attempts.count()));
                 };
                 let (temp, actual, bytes) = done.into_file();
                 match item.sha256() {
@@ -208,34 +205,31 @@ async fn attempts(
                             actual,
                         };
                         if checksum_retried {
-                            return Err((kind, attempt));
+                            return Err((kind, attempts.count()));
                         }
                         checksum_retried = true;
-                        (kind, None)
+                        let error = attempts.error(kind);
+                        let next = attempts.begin_another();
+                        reporter.retrying(0, None, next, error);
+                        continue;
                     }
-                    _ => return Ok((temp, actual, bytes, attempt)),
+                    _ => return Ok((temp, actual, bytes)),
                 }
             }
-            Err(failure) => {
-                if !is_retryable(&failure.kind) || retries_used >= options.retries {
-                    return Err((failure.kind, attempt));
-                }
-                retries_used += 1;
-                (failure.kind, failure.retry_after)
-            }
+            Err(failure) => failure,
         };
         let received = partial.as_ref().map_or(0, Partial::written);
         let total = partial.as_ref().and_then(Partial::total);
-        let error = Error {
-            kind,
-            attempts: attempt,
-            elapsed: started.elapsed(),
+        // A failure that asked for a fresh download got one: its partial file is gone.
+        let failure = AttemptError {
+            restart: false,
+            ..failure
         };
-        reporter.retrying(received, total, attempt + 1, error);
-        let wait = match retry_after {
-            Some(asked) => asked.min(options.max_retry_after),
-            None => backoff(options.backoff_base, retries_used.max(1)),
-        };
+        let wait = attempts
+            .retry(failure, |next, error| {
+                reporter.retrying(received, total, next, error);
+            })
+            .map_err(|failure| (failure.kind, attempts.count()))?;
         tokio::time::sleep(wait).await;
     }
 }

@@ -10,12 +10,15 @@ mod fetcher;
 mod gate;
 mod item;
 mod job;
+mod limit;
 mod options;
 mod plan;
 mod progress;
 mod redact;
 mod resolve;
 mod retry;
+mod segments;
+mod slot;
 mod transfer;
 mod verify;
 

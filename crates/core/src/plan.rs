@@ -18,6 +18,7 @@ use crate::event::{Event, Outcome, Status};
 use crate::gate::Lanes;
 use crate::item::Item;
 use crate::job::{self, JobContext, JobResult};
+use crate::limit::Limit;
 use crate::options::RunOptions;
 use crate::progress::{self, Reporter};
 
@@ -89,7 +90,12 @@ impl Plan {
         }
         let (reports_tx, reports_rx) = mpsc::unbounded_channel();
         let aggregator = tokio::spawn(progress::aggregate(reports_rx, events, self.count));
-        let global = Arc::new(Semaphore::new(options.concurrency));
+        let global = Arc::new(Limit::new(options.concurrency));
+        let open_entries = Arc::new(Semaphore::new(
+            options
+                .concurrency
+                .saturating_mul(job::OPEN_ENTRIES_PER_SLOT),
+        ));
         let per_host = options.per_host.unwrap_or(options.concurrency);
         // No more lanes than transfers that may be in flight to a host at once.
         let lane_count = lanes.len().min(per_host.min(options.concurrency));
@@ -112,6 +118,7 @@ impl Plan {
                 lanes: Arc::clone(&lanes),
                 options: Arc::clone(&options),
                 global: Arc::clone(&global),
+                open_entries: Arc::clone(&open_entries),
                 host,
                 cancel: cancel.clone(),
                 headers: Arc::clone(&self.headers),
@@ -189,14 +196,14 @@ fn host_key(item: &Item) -> String {
 
 /// Limits for one host, and its lanes (each with its first-contact gate).
 pub(crate) struct Host {
-    pub(crate) limit: Semaphore,
+    pub(crate) limit: Limit,
     pub(crate) lanes: Lanes,
 }
 
 impl Host {
     fn new(limit: usize, lanes: usize) -> Self {
         Self {
-            limit: Semaphore::new(limit),
+            limit: Limit::new(limit),
             lanes: Lanes::new(lanes),
         }
     }

@@ -2,15 +2,18 @@
 
 use std::error::Error as StdError;
 use std::io;
-use std::time::{Duration, SystemTime};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 
 use rand::Rng;
 use reqwest::header::{self, HeaderMap};
 use url::Url;
 
 use crate::client::RedirectRefused;
-use crate::error::{ErrorKind, NetworkFailure};
+use crate::error::{Error, ErrorKind, NetworkFailure};
+use crate::options::RunOptions;
 use crate::redact::{redacted, scrub};
+use crate::transfer::AttemptError;
 
 /// Statuses that say "try again": 408 and 429 are the client's timing, every 5xx is the
 /// server's trouble (rubygems.org's CDN answers 502/503/504 under load). 501 and 505 are
@@ -47,6 +50,77 @@ pub fn backoff(base: Duration, retry: u32) -> Duration {
         .saturating_mul(1u32 << retry.saturating_sub(1).min(16))
         .min(CAP);
     ceiling.mul_f64(rand::rng().random::<f64>())
+}
+
+/// An item's attempts, and the retries it has left: shared by every request of the item,
+/// the segments of a split download included, so a flaky server costs an item at most
+/// `retries` extra requests however its bytes are fetched.
+pub(crate) struct Attempts {
+    started: Instant,
+    count: AtomicU32,
+    retries_used: AtomicU32,
+    retries: u32,
+    backoff_base: Duration,
+    max_retry_after: Duration,
+}
+
+impl Attempts {
+    /// The item's first attempt begins.
+    pub(crate) fn first(options: &RunOptions, started: Instant) -> Self {
+        Self {
+            started,
+            count: AtomicU32::new(1),
+            retries_used: AtomicU32::new(0),
+            retries: options.retries,
+            backoff_base: options.backoff_base,
+            max_retry_after: options.max_retry_after,
+        }
+    }
+
+    /// The number of the attempt in progress (1-based).
+    pub(crate) fn count(&self) -> u32 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// Begins another attempt outside the retry budget (the one fresh download a checksum
+    /// mismatch earns) and returns its number.
+    pub(crate) fn begin_another(&self) -> u32 {
+        self.count.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// The item's failure as reported: what happened, after how many attempts, how long.
+    pub(crate) fn error(&self, kind: ErrorKind) -> Error {
+        Error {
+            kind,
+            attempts: self.count(),
+            elapsed: self.started.elapsed(),
+        }
+    }
+
+    /// After a failed request: if it may be retried and the budget allows, begins the next
+    /// attempt, tells `announce` (its number and the failure) and returns how long to wait
+    /// first (the server's `Retry-After`, capped, or a backoff); otherwise hands the failure
+    /// back.
+    pub(crate) fn retry(
+        &self,
+        failure: AttemptError,
+        announce: impl FnOnce(u32, Error),
+    ) -> Result<Duration, AttemptError> {
+        if failure.restart || !is_retryable(&failure.kind) {
+            return Err(failure);
+        }
+        let used = self.retries_used.fetch_add(1, Ordering::Relaxed) + 1;
+        if used > self.retries {
+            self.retries_used.fetch_sub(1, Ordering::Relaxed);
+            return Err(failure);
+        }
+        let error = self.error(failure.kind);
+        announce(self.count.fetch_add(1, Ordering::Relaxed) + 1, error);
+        Ok(match failure.retry_after {
+            Some(asked) => asked.min(self.max_retry_after),
+            None => backoff(self.backoff_base, used),
+        })
+    }
 }
 
 /// Parses `Retry-After` (RFC 9110 §10.2.3): delay-seconds or an HTTP-date.

@@ -96,7 +96,11 @@ pub struct FaultRule {
     #[serde(default)]
     pub path: PathMatch,
     pub fault: Fault,
-    /// Apply to the first N matching requests only; `None`: no limit.
+    /// Let this many matching requests through untouched before the rule applies (say, the
+    /// first segment of a file, so only the later ones are hit).
+    #[serde(default)]
+    pub after: u32,
+    /// Apply to the first N matching requests only (after `after`); `None`: no limit.
     #[serde(default)]
     pub times: Option<u32>,
     /// Apply to each matching request with this probability (seeded, so a sequential test sees
@@ -111,9 +115,17 @@ impl FaultRule {
         Self {
             path,
             fault,
+            after: 0,
             times: None,
             rate: None,
         }
+    }
+
+    /// Let the first `n` matching requests through untouched.
+    #[must_use]
+    pub fn after(mut self, n: u32) -> Self {
+        self.after = n;
+        self
     }
 
     /// Limit the rule to the first `n` matching requests.
@@ -221,6 +233,8 @@ impl Plan {
 
 struct ActiveRule {
     rule: FaultRule,
+    /// Matching requests so far, hit or not.
+    seen: u32,
     hits: u32,
 }
 
@@ -246,7 +260,11 @@ impl FaultTable {
     }
 
     pub(crate) fn add(&self, rule: FaultRule) {
-        self.lock().push(ActiveRule { rule, hits: 0 });
+        self.lock().push(ActiveRule {
+            rule,
+            seen: 0,
+            hits: 0,
+        });
     }
 
     pub(crate) fn clear(&self) {
@@ -263,7 +281,11 @@ impl FaultTable {
         let mut rules = self.lock();
         for active in rules.iter_mut() {
             let rule = &active.rule;
-            if !rule.path.matches(path) || rule.times.is_some_and(|n| active.hits >= n) {
+            if !rule.path.matches(path) {
+                continue;
+            }
+            active.seen = active.seen.saturating_add(1);
+            if active.seen <= rule.after || rule.times.is_some_and(|n| active.hits >= n) {
                 continue;
             }
             if let Some(p) = rule.rate {

@@ -25,9 +25,10 @@ pub(crate) async fn handle(
     if path.starts_with("/_") {
         return Ok(crate::control::handle(&shared, req).await);
     }
-    shared
-        .counters
-        .request(&path, req.headers().contains_key(header::RANGE));
+    shared.counters.request(
+        &path,
+        req.headers().get(header::RANGE).map(|v| v.as_bytes()),
+    );
     let plan = shared.faults.plan(&path);
     let delay = shared.latency + plan.latency;
     if !delay.is_zero() {

@@ -21,6 +21,9 @@ pub struct Stats {
     pub http1_connections: u64,
     /// Requests carrying a `Range` header, honoured or not.
     pub range_requests: u64,
+    /// Of those, the ones whose range starts past byte 0: a client resuming a cut body, or
+    /// fetching a later segment of a file (a first segment, `bytes=0-N`, is not counted).
+    pub offset_range_requests: u64,
     /// Response body bytes handed to the connection.
     pub bytes_sent: u64,
     /// Request count per path (query strings dropped).
@@ -37,6 +40,7 @@ pub(crate) struct Counters {
     h2_connections: AtomicU64,
     http1_connections: AtomicU64,
     range_requests: AtomicU64,
+    offset_range_requests: AtomicU64,
     bytes_sent: AtomicU64,
     paths: Mutex<BTreeMap<String, u64>>,
 }
@@ -56,10 +60,14 @@ impl Counters {
         protocol.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(crate) fn request(&self, path: &str, has_range: bool) {
+    /// A request for `path`, with its `Range` header if it had one.
+    pub(crate) fn request(&self, path: &str, range: Option<&[u8]>) {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        if has_range {
+        if let Some(range) = range {
             self.range_requests.fetch_add(1, Ordering::Relaxed);
+            if !range.starts_with(b"bytes=0-") {
+                self.offset_range_requests.fetch_add(1, Ordering::Relaxed);
+            }
         }
         let mut paths = self.paths.lock().unwrap_or_else(PoisonError::into_inner);
         *paths.entry(path.to_owned()).or_default() += 1;
@@ -77,6 +85,7 @@ impl Counters {
             h2_connections: self.h2_connections.load(Ordering::Relaxed),
             http1_connections: self.http1_connections.load(Ordering::Relaxed),
             range_requests: self.range_requests.load(Ordering::Relaxed),
+            offset_range_requests: self.offset_range_requests.load(Ordering::Relaxed),
             bytes_sent: self.bytes_sent.load(Ordering::Relaxed),
             paths: self
                 .paths
@@ -94,6 +103,7 @@ impl Counters {
             &self.h2_connections,
             &self.http1_connections,
             &self.range_requests,
+            &self.offset_range_requests,
             &self.bytes_sent,
         ] {
             counter.store(0, Ordering::Relaxed);

@@ -16,7 +16,7 @@ use crate::error::{Error, ErrorKind, InputError, NetworkFailure};
 use crate::gate::ConnectGate;
 use crate::redact::redacted;
 use crate::retry::{backoff, is_retryable, retry_after, transport_error};
-use crate::transfer::content_range_start;
+use crate::transfer::content_range;
 
 /// One source's index, fetched through a shared pool.
 pub(crate) struct IndexClient {
@@ -312,7 +312,7 @@ impl IndexClient {
 /// repeats it, and the result matches the new `ETag` digest. Bundler 2.3 checks the same
 /// (with MD5); an opaque tag cannot vouch for a splice, so then the whole file is fetched.
 fn appended(cached: &[u8], answer: &Answer) -> Option<Vec<u8>> {
-    let start = content_range_start(&answer.headers)?;
+    let start = content_range(&answer.headers)?.start;
     if start + 1 != cached.len() as u64 || answer.body.first() != cached.last() {
         return None;
     }

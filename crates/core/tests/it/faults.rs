@@ -123,7 +123,7 @@ fn reset_mid_body_resumes_with_range() {
     let env = faulty(Fault::ResetAfter(100_000), Some(1), |_| {});
     assert_recovered(&env, 2);
     let stats = env.mirror.stats();
-    assert_eq!(stats.range_requests, 1, "{stats:?}");
+    assert_eq!(stats.offset_range_requests, 1, "{stats:?}");
     // The resume fetched only the rest: well under two full copies went over the wire.
     assert!(stats.bytes_sent < env.gems[0].size * 3 / 2, "{stats:?}");
 }
@@ -134,7 +134,7 @@ fn reset_over_http1_resumes_too() {
         config.http1_only = true
     });
     assert_recovered(&env, 2);
-    assert_eq!(env.mirror.stats().range_requests, 1);
+    assert_eq!(env.mirror.stats().offset_range_requests, 1);
 }
 
 #[test]
@@ -143,7 +143,7 @@ fn reset_without_range_support_restarts_from_scratch() {
         config.ranges = false
     });
     assert_recovered(&env, 2);
-    assert_eq!(env.mirror.stats().range_requests, 0);
+    assert_eq!(env.mirror.stats().offset_range_requests, 0);
 }
 
 #[test]
@@ -174,7 +174,7 @@ fn corrupt_bytes_are_refetched_once_from_scratch() {
     let env = faulty(Fault::Corrupt, Some(1), |_| {});
     assert_recovered(&env, 2);
     assert_eq!(
-        env.mirror.stats().range_requests,
+        env.mirror.stats().offset_range_requests,
         0,
         "a mismatch restarts, never resumes"
     );

@@ -9,3 +9,4 @@ mod faults;
 mod memory;
 mod reliability;
 mod resolve;
+mod segments;

@@ -107,6 +107,7 @@ async fn a_resume_shows_up_as_a_range_request() {
     http.get(setup.url("/versions")).send().await.expect("get");
     let stats = setup.mirror.stats();
     assert_eq!(stats.range_requests, 1);
+    assert_eq!(stats.offset_range_requests, 1);
     assert_eq!(stats.requests, 2);
     assert_eq!(stats.paths.get(path), Some(&1));
     assert_eq!(stats.paths.get("/versions"), Some(&1));

@@ -13,6 +13,18 @@ fn on_gem(fault: Fault) -> FaultRule {
 }
 
 #[tokio::test]
+async fn after_lets_the_first_requests_through() {
+    let setup = start(|c| c.faults = vec![on_gem(Fault::Status(503)).after(2).times(1)]).await;
+    let http = client(&setup.mirror);
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let response = http.get(setup.url(GEM)).send().await.expect("get");
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 503, 200]);
+}
+
+#[tokio::test]
 async fn status_applies_to_the_first_n_requests_only() {
     let setup = start(|c| c.faults = vec![on_gem(Fault::Status(500)).times(2)]).await;
     let http = client(&setup.mirror);

@@ -183,7 +183,11 @@ fn reset_mid_body_resumes_on_h2_and_http1() {
     for http1 in [false, true] {
         let env = case(Fault::ResetAfter(100_000), Some(1), http1);
         recovered(&env, 2..=2);
-        assert_eq!(env.mirror.stats().range_requests, 1, "http1: {http1}");
+        assert_eq!(
+            env.mirror.stats().offset_range_requests,
+            1,
+            "http1: {http1}"
+        );
     }
 }
 
@@ -193,7 +197,7 @@ fn reset_at_the_last_byte_resumes_on_h2_and_http1() {
         let env = case(Fault::ResetBeforeEnd(1), Some(1), http1);
         recovered(&env, 2..=2);
         let stats = env.mirror.stats();
-        assert_eq!(stats.range_requests, 1, "http1: {http1}: {stats:?}");
+        assert_eq!(stats.offset_range_requests, 1, "http1: {http1}: {stats:?}");
         // The resume asked for the one missing byte, not the file again.
         let total: u64 = env.gems.iter().map(|g| g.size).sum();
         assert!(stats.bytes_sent < total + 1_000, "{stats:?}");
@@ -485,7 +489,7 @@ fn goaway_mid_run_fails_streams_in_flight_and_they_resume() {
     let stats = env.mirror.stats();
     eprintln!(
         "[reliability] GOAWAY mid-run: {retried} of 16 transfers cut and resumed, {} connections, {} range requests",
-        stats.tcp_connections, stats.range_requests
+        stats.tcp_connections, stats.offset_range_requests
     );
     assert!(retried > 0, "the GOAWAY must have cut transfers in flight");
     assert!(stats.tcp_connections >= 2, "{stats:?}");
