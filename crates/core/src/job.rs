@@ -172,7 +172,8 @@ async fn fetch(
 }
 
 /// Attempts until a verified file is in hand or retries run out; each attempt takes a slot
-/// of its own, so a backoff holds none.
+/// of its own, so a backoff holds none. `started` is reported once the first slot is taken:
+/// items waiting for one are queued, not started.
 async fn download(
     item: &Item,
     transfer: &Transfer<'_>,
@@ -181,9 +182,9 @@ async fn download(
 ) -> Result<(TempFile, Sha256Digest, u64), Failure> {
     let mut partial: Option<Partial> = None;
     let mut checksum_retried = false;
+    let mut slot = Slot::take(transfer.context, Priority::Normal).await;
     reporter.started(1);
     loop {
-        let slot = Slot::take(transfer.context, Priority::Normal).await;
         let outcome = transfer
             .attempt(&mut partial, reporter, attempts, slot)
             .await;
@@ -211,6 +212,7 @@ async fn download(
                         let error = attempts.error(kind);
                         let next = attempts.begin_another();
                         reporter.retrying(0, None, next, error);
+                        slot = Slot::take(transfer.context, Priority::Urgent).await;
                         continue;
                     }
                     _ => return Ok((temp, actual, bytes)),
@@ -231,6 +233,8 @@ async fn download(
             })
             .map_err(|failure| (failure.kind, attempts.count()))?;
         tokio::time::sleep(wait).await;
+        // A retry is work under way: it goes before items not yet begun.
+        slot = Slot::take(transfer.context, Priority::Urgent).await;
     }
 }
 

@@ -109,11 +109,15 @@ impl Attempts {
         if failure.restart || !is_retryable(&failure.kind) {
             return Err(failure);
         }
-        let used = self.retries_used.fetch_add(1, Ordering::Relaxed) + 1;
-        if used > self.retries {
-            self.retries_used.fetch_sub(1, Ordering::Relaxed);
+        let Ok(before) =
+            self.retries_used
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
+                    (used < self.retries).then_some(used + 1)
+                })
+        else {
             return Err(failure);
-        }
+        };
+        let used = before + 1;
         let error = self.error(failure.kind);
         announce(self.count.fetch_add(1, Ordering::Relaxed) + 1, error);
         Ok(match failure.retry_after {

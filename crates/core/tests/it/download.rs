@@ -69,9 +69,10 @@ fn http1_opens_at_most_concurrency_connections() {
     assert_eq!(stats.h2_connections, 0);
     // hyper's pool races a new connect against waiting for an idle connection and keeps
     // whichever connect it started (hyper-util `one_connection_for`), so a run may open a
-    // connection or two beyond the limit (measured: 4 to 6 for 4); never one per request.
+    // few connections beyond the limit: a slot is free the moment a body ends, often before
+    // hyper has put its connection back (measured: 4 to 7 for 4). Never one per request.
     assert!(
-        (1..=6).contains(&stats.tcp_connections),
+        (1..=8).contains(&stats.tcp_connections),
         "keep-alive must reuse connections: {stats:?}"
     );
 }

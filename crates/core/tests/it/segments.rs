@@ -6,8 +6,8 @@ use wow_mirror::{Fault, FaultRule, PathMatch};
 
 use crate::support::{env, run, sha256_hex, temp_files, Env};
 
-/// A bit over three segments of 1 MiB: four requests.
-const SIZE: usize = 3 * 1024 * 1024 + 123_457;
+/// A bit over three segments of 512 KiB: four requests.
+const SIZE: usize = 3 * 512 * 1024 + 123_457;
 
 fn large(rules: Vec<FaultRule>, configure: impl FnOnce(&mut wow_mirror::MirrorConfig)) -> Env {
     env(&[SIZE], |config| {
