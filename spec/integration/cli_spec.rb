@@ -134,7 +134,7 @@ RSpec.describe "wow-fetch (command line)" do
     expect(count).to be > 20
     expect(out).to match(/^✓ rails-\d[\d.]*\.gem$/).and match(/^✓ activesupport-/)
     expect(Dir[File.join(@dir, "vendor/cache/*.gem")].size).to eq(count)
-    gem_requests = @mirror.stats["paths"].select { |path, _| path.start_with?("/gems/") }
+    gem_requests = @mirror.stats["path_starts"].select { |path, _| path.start_with?("/gems/") }
     expect(gem_requests.values).to all(eq(1))
   end
 

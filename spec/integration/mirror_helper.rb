@@ -125,8 +125,9 @@ module WowIntegration
     end
 
     # {"rack-3.0.9.gem" => 1, ...}: GETs of .gem files since start or reset.
+    # Downloads of each gem from its first byte (a file fetched in segments counts once).
     def gem_downloads
-      stats.fetch("paths").filter_map { |path, count| [path.delete_prefix("/gems/"), count] if path.start_with?("/gems/") }.to_h
+      stats.fetch("path_starts").filter_map { |path, count| [path.delete_prefix("/gems/"), count] if path.start_with?("/gems/") }.to_h
     end
 
     def reset_stats

@@ -508,11 +508,11 @@ RSpec.describe "reliability" do
       expect(WowReliability.stray_files(@root, [cache]).grep_v(%r{/(out|ready)-\d|/go\z})).to be_empty
       expect(Dir.glob(File.join(cache, "**", "*.part"), File::FNM_DOTMATCH)).to be_empty
 
-      counts = @mirror.stats.fetch("paths").select { |path, _| path.start_with?("/gems/") }
+      counts = @mirror.stats.fetch("path_starts").select { |path, _| path.start_with?("/gems/") }
       expect(counts.keys.sort).to eq(@sums.keys.map { |n| "/gems/#{n}.gem" }.sort)
       total = counts.values.sum
-      expect(total).to be <= 88, "#{total} requests for 80 gems: #{counts.select { |_, c| c > 1 }}"
-      report format("8 processes x 80 gems: %d requests (max %d per gem) in %.2fs; outcomes %s; downloads by process %s",
+      expect(total).to be <= 88, "#{total} downloads of 80 gems: #{counts.select { |_, c| c > 1 }}"
+      report format("8 processes x 80 gems: %d downloads (max %d per gem) in %.2fs; outcomes %s; downloads by process %s",
                     total, counts.values.max, elapsed, outcomes, downloaders)
     end
   end

@@ -76,9 +76,10 @@ module WowSpec
       JSON.parse(request(Net::HTTP::Get.new("/_stats")).body)
     end
 
-    # GETs of /gems/FILE since the last reset.
+    # Downloads of /gems/FILE from its first byte since the last reset (a file fetched in
+    # segments counts once).
     def gem_requests(file)
-      stats.fetch("paths").fetch("/gems/#{file}", 0)
+      stats.fetch("path_starts").fetch("/gems/#{file}", 0)
     end
 
     def reset_stats

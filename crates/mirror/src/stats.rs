@@ -28,6 +28,9 @@ pub struct Stats {
     pub bytes_sent: u64,
     /// Request count per path (query strings dropped).
     pub paths: BTreeMap<String, u64>,
+    /// Per path, the requests that start at byte 0 (no `Range`, or one from byte 0): how many
+    /// times a file was fetched from its beginning, however many segments or resumes followed.
+    pub path_starts: BTreeMap<String, u64>,
 }
 
 /// The live counters behind [`Stats`]: atomics, so the hot path takes no lock except for the
@@ -43,6 +46,7 @@ pub(crate) struct Counters {
     offset_range_requests: AtomicU64,
     bytes_sent: AtomicU64,
     paths: Mutex<BTreeMap<String, u64>>,
+    path_starts: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Counters {
@@ -63,14 +67,23 @@ impl Counters {
     /// A request for `path`, with its `Range` header if it had one.
     pub(crate) fn request(&self, path: &str, range: Option<&[u8]>) {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        if let Some(range) = range {
+        let from_start = range.is_none_or(|range| range.starts_with(b"bytes=0-"));
+        if range.is_some() {
             self.range_requests.fetch_add(1, Ordering::Relaxed);
-            if !range.starts_with(b"bytes=0-") {
+            if !from_start {
                 self.offset_range_requests.fetch_add(1, Ordering::Relaxed);
             }
         }
         let mut paths = self.paths.lock().unwrap_or_else(PoisonError::into_inner);
         *paths.entry(path.to_owned()).or_default() += 1;
+        drop(paths);
+        if from_start {
+            let mut starts = self
+                .path_starts
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            *starts.entry(path.to_owned()).or_default() += 1;
+        }
     }
 
     pub(crate) fn sent(&self, bytes: u64) {
@@ -92,6 +105,11 @@ impl Counters {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .clone(),
+            path_starts: self
+                .path_starts
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
         }
     }
 
@@ -108,9 +126,8 @@ impl Counters {
         ] {
             counter.store(0, Ordering::Relaxed);
         }
-        self.paths
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
+        for map in [&self.paths, &self.path_starts] {
+            map.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        }
     }
 }

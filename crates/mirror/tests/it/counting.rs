@@ -111,6 +111,12 @@ async fn a_resume_shows_up_as_a_range_request() {
     assert_eq!(stats.requests, 2);
     assert_eq!(stats.paths.get(path), Some(&1));
     assert_eq!(stats.paths.get("/versions"), Some(&1));
+    assert_eq!(
+        stats.path_starts.get(path),
+        None,
+        "a range from byte 1000 is no start"
+    );
+    assert_eq!(stats.path_starts.get("/versions"), Some(&1));
     assert!(stats.bytes_sent >= body.len() as u64);
 
     setup.mirror.reset_stats();
