@@ -202,15 +202,14 @@ RSpec.describe Wow::Fetcher, mirror: true do
   end
 
   describe "concurrency: and per_host:" do
-    # The most items between :started and their terminal event at any moment.
+    # The most responses the mirror was sending at one moment during the call: transfers in
+    # flight, however many requests (segments) an item takes. (Counting items between
+    # :started and their terminal event would also count an item being renamed into place
+    # after its transfer ended.)
     def most_in_flight(names, **options)
-      active = Set.new
-      most = 0
-      fetch(names, **options) do |event|
-        event.terminal? ? active.delete(event.full_name) : active.add(event.full_name)
-        most = [most, active.size].max
-      end
-      most
+      mirror.reset_stats
+      fetch(names, **options)
+      mirror.stats.fetch("max_concurrent_responses")
     end
 
     let(:names) { %w[actionview-7.1.3 railties-7.1.3 bigdecimal-3.1.6 rack-2.2.8 minitest-5.22.2 nio4r-2.7.0] }

@@ -190,10 +190,10 @@ async fn download(
             .await;
         let failure = match outcome {
             Ok(()) => {
-                let Some(done) = partial.take() else {
+                let Some((temp, actual, bytes)) = partial.take().and_then(Partial::into_file)
+                else {
                     return Err((ErrorKind::Internal("no file".to_owned()), attempts.count()));
                 };
-                let (temp, actual, bytes) = done.into_file();
                 match item.sha256() {
                     Some(expected) if expected != actual => {
                         // The bad bytes go now (the temp file is dropped), and the next

@@ -126,8 +126,10 @@ impl Split {
                     hashed_to = first_end;
                 }
                 Finished::Rest(range) => {
-                    let before = hasher.take().ok_or_else(|| out_of_order(&range))?;
-                    debug_assert_eq!(range.start, hashed_to);
+                    let before = hasher
+                        .take()
+                        .filter(|_| range.start == hashed_to)
+                        .ok_or_else(|| out_of_order(&range))?;
                     let after = hash_range(path.clone(), range.clone(), before)
                         .await
                         .map_err(|e| ErrorKind::io("read back", &path, &e))?;
@@ -144,7 +146,7 @@ impl Split {
 }
 
 fn out_of_order(range: &Range<u64>) -> ErrorKind {
-    ErrorKind::Internal(format!("segment {range:?} finished before the first"))
+    ErrorKind::Internal(format!("segment {range:?} came out of order"))
 }
 
 /// What a finished segment hands the hashing loop.
@@ -231,7 +233,9 @@ impl<'s> Segments<'s, '_> {
             tokio::time::sleep(wait).await;
         }
         Ok(match sink {
-            Sink::Borrowed(out) => Finished::First(out.hasher.take().unwrap_or_default()),
+            Sink::Borrowed(out) => Finished::First(out.hasher.take().ok_or_else(|| {
+                ErrorKind::Internal("the first segment has no hasher".to_owned())
+            })?),
             Sink::Lazy(_) => Finished::Rest(range),
         })
     }

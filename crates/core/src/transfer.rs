@@ -77,10 +77,11 @@ impl Partial {
             .flatten()
     }
 
-    /// The finished file: flushed, with its digest.
-    pub(crate) fn into_file(self) -> (TempFile, Sha256Digest, u64) {
-        let digest = verify::finish(self.out.hasher.unwrap_or_default());
-        (self.temp, digest, self.out.position)
+    /// The finished file: flushed, with its digest (`None` if the hasher went missing, which
+    /// would be a bug: a digest of nothing must never pass for the file's).
+    pub(crate) fn into_file(self) -> Option<(TempFile, Sha256Digest, u64)> {
+        let digest = verify::finish(self.out.hasher?);
+        Some((self.temp, digest, self.out.position))
     }
 }
 

@@ -113,6 +113,9 @@ impl MirrorBody {
         counters: Option<Arc<Counters>>,
         conn: Option<Arc<ConnState>>,
     ) -> Self {
+        if let Some(counters) = &counters {
+            counters.response_started();
+        }
         let mut shape = shape;
         if let Some(Cut::ResetBeforeEnd(n)) = shape.cut {
             shape.cut = Some(Cut::Reset((data.len() as u64).saturating_sub(n)));
@@ -153,6 +156,14 @@ impl MirrorBody {
             len = len.min((bps / PACING_TICKS_PER_SEC).max(1));
         }
         usize::try_from(len).unwrap_or(CHUNK)
+    }
+}
+
+impl Drop for MirrorBody {
+    fn drop(&mut self) {
+        if let Some(counters) = &self.counters {
+            counters.response_ended();
+        }
     }
 }
 

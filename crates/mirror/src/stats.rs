@@ -26,6 +26,9 @@ pub struct Stats {
     pub offset_range_requests: u64,
     /// Response body bytes handed to the connection.
     pub bytes_sent: u64,
+    /// The most response bodies being sent at one moment: what a client's `concurrency`
+    /// limit should bound.
+    pub max_concurrent_responses: u64,
     /// Request count per path (query strings dropped).
     pub paths: BTreeMap<String, u64>,
     /// Per path, the requests that start at byte 0 (no `Range`, or one from byte 0): how many
@@ -45,6 +48,8 @@ pub(crate) struct Counters {
     range_requests: AtomicU64,
     offset_range_requests: AtomicU64,
     bytes_sent: AtomicU64,
+    open_responses: AtomicU64,
+    max_concurrent_responses: AtomicU64,
     paths: Mutex<BTreeMap<String, u64>>,
     path_starts: Mutex<BTreeMap<String, u64>>,
 }
@@ -86,6 +91,17 @@ impl Counters {
         }
     }
 
+    /// A counted response body begins; [`Counters::response_ended`] when it is dropped.
+    pub(crate) fn response_started(&self) {
+        let open = self.open_responses.fetch_add(1, Ordering::Relaxed) + 1;
+        self.max_concurrent_responses
+            .fetch_max(open, Ordering::Relaxed);
+    }
+
+    pub(crate) fn response_ended(&self) {
+        self.open_responses.fetch_sub(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn sent(&self, bytes: u64) {
         self.bytes_sent.fetch_add(bytes, Ordering::Relaxed);
     }
@@ -100,6 +116,7 @@ impl Counters {
             range_requests: self.range_requests.load(Ordering::Relaxed),
             offset_range_requests: self.offset_range_requests.load(Ordering::Relaxed),
             bytes_sent: self.bytes_sent.load(Ordering::Relaxed),
+            max_concurrent_responses: self.max_concurrent_responses.load(Ordering::Relaxed),
             paths: self
                 .paths
                 .lock()
@@ -123,6 +140,7 @@ impl Counters {
             &self.range_requests,
             &self.offset_range_requests,
             &self.bytes_sent,
+            &self.max_concurrent_responses,
         ] {
             counter.store(0, Ordering::Relaxed);
         }

@@ -193,17 +193,17 @@ module Wow
         elapsed = Process.clock_gettime(Process::CLOCK_MONOTONIC) - @started
 
         report = Report.new(results, elapsed)
-        print_report(report, options)
+        print_report(report, options, listed: Report.listed_on_screen?(call_options[:progress], out: @out, err: @err))
         report.ok? ? EXIT_OK : EXIT_FAILED
       end
 
-      def print_report(report, options)
+      def print_report(report, options, listed:)
         if options[:json]
           report.results.each { |result| @out.puts Report.json(result) }
         elsif options[:quiet]
           report.failures.each { |result| @err.puts report.line(result, color: Report.color?(@err, @env)) }
         else
-          report.write(@out, color: Report.color?(@out, @env))
+          report.write(@out, color: Report.color?(@out, @env), items: !listed)
         end
         @err.puts "wow-fetch: #{report.failure_summary}" unless report.ok? || options[:json]
         @out.flush

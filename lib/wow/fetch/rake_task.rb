@@ -57,7 +57,8 @@ module Wow
         if quiet
           report.failures.each { |result| $stderr.puts report.line(result) }
         else
-          report.write($stdout, color: Report.color?($stdout))
+          listed = Report.listed_on_screen?(download_options[:progress], out: $stdout, err: $stderr)
+          report.write($stdout, color: Report.color?($stdout), items: !listed)
         end
         raise "wow-fetch: #{report.failure_summary}" unless report.ok?
 

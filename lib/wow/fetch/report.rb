@@ -20,7 +20,19 @@ module Wow
       # Color only on a terminal, and never when NO_COLOR is set to anything (no-color.org) or the
       # terminal is "dumb".
       def self.color?(io, env = ENV)
-        io.respond_to?(:tty?) && io.tty? && env["NO_COLOR"].to_s.empty? && env["TERM"] != "dumb"
+        tty?(io) && env["NO_COLOR"].to_s.empty? && env["TERM"] != "dumb"
+      end
+
+      # Whether the progress display (`progress:`) has already put a ✓/✗ line per item on the
+      # terminal that `out` shows too: it writes them to stderr (`:bar` and `:plain` always,
+      # `:auto` on a terminal), and a second list there would show every gem twice.
+      def self.listed_on_screen?(progress, out:, err:)
+        shown = %i[bar plain].include?(progress) || (progress == :auto && tty?(err))
+        shown && tty?(out) && tty?(err)
+      end
+
+      def self.tty?(io)
+        io.respond_to?(:tty?) && io.tty?
       end
 
       def initialize(results, elapsed)
@@ -67,10 +79,11 @@ module Wow
         message.to_s.strip.empty? ? "failed" : message.to_s.gsub(/\s*\n\s*/, "; ")
       end
 
-      # The summary and one line per item, in input order.
-      def write(io, color: false)
+      # The summary and, unless `items: false` (they are on the screen already), one line per
+      # item, in input order.
+      def write(io, color: false, items: true)
         io.puts(color ? "#{BOLD}#{summary}#{RESET}" : summary)
-        results.each { |result| io.puts(line(result, color: color)) }
+        results.each { |result| io.puts(line(result, color: color)) } if items
       end
 
       # One JSON object per result (`wow-fetch --json`).

@@ -257,6 +257,21 @@ RSpec.describe Wow::Fetch::CLI do
         expect(out.string).to include("\e[32m✓\e[0m rack-3.0.8.gem")
       end
 
+      context "with the live view on the same terminal" do
+        let(:err) { StringIO.new.tap { |io| def io.tty? = true } }
+
+        it "prints the summary only: the live view listed each gem already" do
+          run("rack-3.0.8")
+          expect(out.string).to match(/\A\e\[1mPrepared 1 package in \d+\.\d\ds\e\[0m\n\z/)
+          expect(fetcher.calls.last.last[:progress]).to eq(:auto)
+        end
+
+        it "still lists them with --no-progress" do
+          run("--no-progress", "rack-3.0.8")
+          expect(out.string).to include("✓\e[0m rack-3.0.8.gem")
+        end
+      end
+
       context "with NO_COLOR set" do
         let(:env) { { "HOME" => "/nonexistent", "NO_COLOR" => "1" } }
 

@@ -167,4 +167,29 @@ fn concurrency_one_still_finishes_a_split_file() {
         outcomes[0].error
     );
     assert_eq!(gem_requests(&env), 4);
+    assert_eq!(env.mirror.stats().max_concurrent_responses, 1);
+}
+
+#[test]
+fn the_limits_bound_requests_in_flight_segments_included() {
+    // Two large gems and four small ones, each response paced so that they overlap.
+    let sizes = [SIZE, SIZE, 50_000, 50_000, 50_000, 50_000];
+    let env = env(&sizes, |config| {
+        config.faults = vec![FaultRule::new(PathMatch::Any, Fault::Bandwidth(2_000_000))];
+    });
+    for (concurrency, per_host, most) in [(3, None, 3), (16, Some(2), 2)] {
+        env.mirror.reset_stats();
+        let mut options = env.options();
+        options.cache_dir = env.dir.path().join(format!("cache-{concurrency}"));
+        options.concurrency = concurrency;
+        options.per_host = per_host;
+        let (outcomes, _) = run(&env.fetcher(), env.items(), options);
+        assert!(outcomes.iter().all(|o| o.status == Status::Downloaded));
+        let stats = env.mirror.stats();
+        assert_eq!(stats.max_concurrent_responses, most, "{stats:?}");
+        assert!(
+            stats.offset_range_requests >= 6,
+            "both large gems split: {stats:?}"
+        );
+    }
 }
