@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use wow_fetch_core::{ErrorKind, EventKind, Item, NetworkFailure, Status};
 use wow_mirror::{Fault, FaultRule, PathMatch};
 
-use crate::support::{env, run, sha256_hex, temp_files, Env};
+use crate::support::{env, first_retry_error, run, sha256_hex, temp_files, Env};
 
 const SIZE: usize = 300_000;
 
@@ -55,12 +55,8 @@ fn assert_failed(env: &Env, options: wow_fetch_core::RunOptions) -> wow_fetch_co
 fn server_error_is_retried() {
     let env = faulty(Fault::Status(503), Some(2), |_| {});
     let events = assert_recovered(&env, 3);
-    let retry = events
-        .iter()
-        .find(|e| e.kind == EventKind::Retrying)
-        .expect("retrying");
     assert!(matches!(
-        retry.error.as_ref().expect("error").kind,
+        first_retry_error(&events).kind,
         ErrorKind::Http { status: 503, .. }
     ));
 }
@@ -152,20 +148,16 @@ fn truncated_body_is_detected_and_resumed() {
         config.http1_only = true
     });
     let events = assert_recovered(&env, 2);
-    let retry = events
-        .iter()
-        .find(|e| e.kind == EventKind::Retrying)
-        .expect("retrying");
+    let error = first_retry_error(&events);
     assert!(
         matches!(
-            retry.error.as_ref().expect("error").kind,
+            error.kind,
             ErrorKind::Network {
                 failure: NetworkFailure::Truncated,
                 ..
             }
         ),
-        "{:?}",
-        retry.error
+        "{error:?}"
     );
 }
 
@@ -218,12 +210,8 @@ fn stall_times_out_and_retries() {
         outcomes[0].error
     );
     assert!(started.elapsed() < Duration::from_secs(10));
-    let retry = events
-        .iter()
-        .find(|e| e.kind == EventKind::Retrying)
-        .expect("retrying");
     assert!(matches!(
-        retry.error.as_ref().expect("error").kind,
+        first_retry_error(&events).kind,
         ErrorKind::Network {
             failure: NetworkFailure::Timeout,
             ..

@@ -4,7 +4,7 @@
 use wow_fetch_core::{ErrorKind, EventKind, NetworkFailure, Status};
 use wow_mirror::{Fault, FaultRule, PathMatch};
 
-use crate::support::{env, run, sha256_hex, temp_files, Env};
+use crate::support::{env, first_retry_error, run, sha256_hex, temp_files, Env};
 
 /// A bit over three segments of 512 KiB: four requests.
 const SIZE: usize = 3 * 512 * 1024 + 123_457;
@@ -83,12 +83,8 @@ fn a_failed_later_segment_is_retried_alone() {
     let (attempts, events) = fetched(&env);
     assert_eq!(attempts, 2);
     assert_eq!(gem_requests(&env), 5);
-    let retry = events
-        .iter()
-        .find(|e| e.kind == EventKind::Retrying)
-        .expect("retrying");
     assert!(matches!(
-        retry.error.as_ref().expect("error").kind,
+        first_retry_error(&events).kind,
         ErrorKind::Http { status: 503, .. }
     ));
     // Only the 503's short text came on top of the file.
@@ -105,11 +101,7 @@ fn a_file_that_changes_between_segments_is_fetched_again_whole() {
     env.mirror.add_fault(on_gem(length).after(1));
     let (attempts, events) = fetched(&env);
     assert_eq!(attempts, 2);
-    let retry = events
-        .iter()
-        .find(|e| e.kind == EventKind::Retrying)
-        .and_then(|e| e.error.as_ref())
-        .expect("retrying error");
+    let retry = first_retry_error(&events);
     assert!(
         matches!(
             retry.kind,

@@ -99,6 +99,15 @@ pub fn run(fetcher: &Fetcher, items: Vec<Item>, options: RunOptions) -> (Vec<Out
 }
 
 /// Files under `dir` whose name marks them as in flight.
+/// The error behind the first `Retrying` event.
+pub fn first_retry_error(events: &[Event]) -> &wow_fetch_core::Error {
+    events
+        .iter()
+        .find(|e| e.kind == wow_fetch_core::EventKind::Retrying)
+        .and_then(|e| e.error.as_ref())
+        .expect("a retrying event with its error")
+}
+
 pub fn temp_files(dir: &Path) -> Vec<PathBuf> {
     files_with_extension(dir, "part")
 }
