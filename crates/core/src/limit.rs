@@ -1,5 +1,5 @@
 //! A counting limit (`concurrency`, `per_host`) whose waiters are served in order, except that
-//! the segments of a download already under way go before items not yet begun.
+//! the segments and retries of downloads already under way go before items not yet begun.
 //!
 //! Why the exception: a split file's later segments are its bulk, and they are known only once
 //! its first answer arrives, by which time every item of the run is already queued. Behind them
@@ -22,7 +22,7 @@ pub(crate) struct Limit {
 struct State {
     /// Free places; nonzero only while nobody waits.
     available: usize,
-    /// Segments of started downloads.
+    /// Segments and retries of started downloads.
     urgent: VecDeque<oneshot::Sender<()>>,
     /// Everything else, in arrival order.
     normal: VecDeque<oneshot::Sender<()>>,
