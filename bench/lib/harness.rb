@@ -176,8 +176,8 @@ module WowBench
     end
 
     # For working on the engine: the case's network and mirror stay up until Ctrl-C, and
-    # `items.txt` lists the set's gems (`full_name sha256`) for commands run in the client
-    # namespace, e.g. `ip netns exec wowc env SSL_CERT_FILE=CA ruby -Ilib ...`.
+    # `run/items-SET.txt` lists the set's gems (`full_name sha256`) for commands run in the
+    # client namespace, e.g. `ip netns exec wowc env SSL_CERT_FILE=CA ruby -Ilib ...`.
     def serve
       kase = @cases.first or raise "--serve: unknown case"
       set = @sets.fetch(kase.set)

@@ -38,6 +38,7 @@ fn changing_directory<T>(change: impl FnOnce() -> T) -> T {
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     change()
 }
+
 /// Temp files start with a dot so globbing `*.gem` never picks them up.
 const TEMP_SUFFIX: &str = "part";
 
