@@ -2,12 +2,10 @@
 
 require "digest"
 require "fileutils"
-require "json"
-require "net/http"
 require "open3"
-require "openssl"
 require "rbconfig"
 require "tmpdir"
+require_relative "../support/mirror_process"
 
 # What the end-to-end specs of the command line, the Rake task and the Bundler plugin share: the
 # local HTTPS mirror (crates/mirror, run as a child process and asked for its /_stats), its demo
@@ -80,7 +78,7 @@ module WowIntegration
 
   # The mirror as a child process.
   class Mirror
-    attr_reader :url, :ca_file, :pid
+    include WowMirrorProcess
 
     # @param args [Array<String>] more `wow-mirror serve` arguments (--latency-ms 50, --no-etags…)
     def self.start(gems: WowIntegration.demo_gems, args: [])
@@ -95,23 +93,7 @@ module WowIntegration
     end
 
     def initialize(gems, args)
-      @dir = Dir.mktmpdir("wow-mirror")
-      @ca_file = File.join(@dir, "ca.pem")
-      ready = File.join(@dir, "ready")
-      log = File.join(@dir, "mirror.log")
-      @pid = Process.spawn(WowIntegration.mirror_binary, "serve", "--gems", gems, "--ca-out", @ca_file,
-                           "--ready-file", ready, *args, out: log, err: log)
-      deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + 60
-      until File.exist?(ready) && !File.read(ready).strip.empty?
-        if Process.wait(@pid, Process::WNOHANG)
-          raise "wow-mirror exited: #{File.read(log)}"
-        elsif Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
-          stop
-          raise "wow-mirror did not start in 60s: #{File.read(log)}"
-        end
-        sleep 0.05
-      end
-      @url = File.read(ready).strip.chomp("/")
+      serve(WowIntegration.mirror_binary, gems, Dir.mktmpdir("wow-mirror"), args)
     end
 
     # Environment for a child that should trust the mirror (OpenSSL, Bundler and wow-fetch all
@@ -120,41 +102,10 @@ module WowIntegration
       { "SSL_CERT_FILE" => ca_file }
     end
 
-    def stats
-      JSON.parse(request(Net::HTTP::Get.new("/_stats")).body)
-    end
-
-    # {"rack-3.0.9.gem" => 1, ...}: GETs of .gem files since start or reset.
-    # Downloads of each gem from its first byte (a file fetched in segments counts once).
+    # {"rack-3.0.9.gem" => 1, ...}: downloads of each gem from its first byte since start or
+    # reset (a file fetched in segments counts once).
     def gem_downloads
       stats.fetch("path_starts").filter_map { |path, count| [path.delete_prefix("/gems/"), count] if path.start_with?("/gems/") }.to_h
-    end
-
-    def reset_stats
-      request(Net::HTTP::Post.new("/_stats/reset"))
-    end
-
-    def stop
-      return unless @pid
-
-      Process.kill("TERM", @pid)
-      Process.wait(@pid)
-    rescue Errno::ESRCH, Errno::ECHILD
-      nil
-    ensure
-      @pid = nil
-      FileUtils.rm_rf(@dir)
-    end
-
-    private
-
-    def request(req)
-      uri = URI(url)
-      http = Net::HTTP.new(uri.host, uri.port)
-      http.use_ssl = true
-      http.ca_file = ca_file
-      http.verify_mode = OpenSSL::SSL::VERIFY_PEER
-      http.start { |h| h.request(req) }
     end
   end
 end

@@ -5,14 +5,16 @@ require "fileutils"
 require "json"
 require "net/http"
 require "open3"
-require "openssl"
 require "tmpdir"
+require_relative "mirror_process"
 
 module WowSpec
   # The bundled HTTPS mirror (crates/mirror) as a child process, serving the demo fixture set:
   # 46 real .gem files from 14 KiB to 3.7 MiB, platform gems included. One mirror serves the
   # whole suite; its CA goes into SSL_CERT_FILE, which wow-fetch honours.
   class Mirror
+    include WowMirrorProcess
+
     # One fixture: what the mirror serves for /gems/FILE.
     Fixture = Struct.new(:full_name, :path, :sha256, :size, keyword_init: true)
 
@@ -38,20 +40,15 @@ module WowSpec
       path
     end
 
-    attr_reader :url, :ca_file, :gems_dir
+    attr_reader :gems_dir
 
     def initialize(binary:)
-      @dir = Dir.mktmpdir("wow-spec-mirror")
-      @gems_dir = File.join(@dir, "gems")
+      dir = Dir.mktmpdir("wow-spec-mirror")
+      @gems_dir = File.join(dir, "gems")
       out, status = Open3.capture2e(binary, "fixtures", "--out", @gems_dir, "--set", "demo")
       raise "wow-mirror fixtures failed:\n#{out}" unless status.success?
 
-      @ca_file = File.join(@dir, "ca.pem")
-      ready = File.join(@dir, "ready")
-      @log = File.join(@dir, "mirror.log")
-      @pid = Process.spawn(binary, "serve", "--gems", @gems_dir, "--ca-out", @ca_file, "--ready-file", ready,
-                           out: @log, err: @log)
-      @url = wait_for(ready)
+      serve(binary, @gems_dir, dir)
     end
 
     # host:port as the cache names its directory (`localhost_PORT`).
@@ -72,18 +69,10 @@ module WowSpec
       end
     end
 
-    def stats
-      JSON.parse(request(Net::HTTP::Get.new("/_stats")).body)
-    end
-
     # Downloads of /gems/FILE from its first byte since the last reset (a file fetched in
     # segments counts once).
     def gem_requests(file)
       stats.fetch("path_starts").fetch("/gems/#{file}", 0)
-    end
-
-    def reset_stats
-      request(Net::HTTP::Post.new("/_stats/reset"))
     end
 
     # Adds fault rules (see crates/mirror/src/faults.rs), e.g.
@@ -97,40 +86,6 @@ module WowSpec
 
     def clear_faults
       request(Net::HTTP::Delete.new("/_faults"))
-    end
-
-    def stop
-      return unless @pid
-
-      Process.kill("TERM", @pid)
-      Process.wait(@pid)
-    rescue Errno::ESRCH, Errno::ECHILD
-      nil
-    ensure
-      @pid = nil
-      FileUtils.rm_rf(@dir)
-    end
-
-    private
-
-    def wait_for(ready)
-      deadline = WowSpec.monotonic + 60
-      until File.exist?(ready) && !File.read(ready).strip.empty?
-        raise "wow-mirror exited:\n#{File.read(@log)}" if Process.wait(@pid, Process::WNOHANG)
-        raise "wow-mirror did not start in 60 s:\n#{File.read(@log)}" if WowSpec.monotonic > deadline
-
-        sleep 0.02
-      end
-      File.read(ready).strip.chomp("/")
-    end
-
-    def request(req)
-      uri = URI(url)
-      http = Net::HTTP.new(uri.host, uri.port)
-      http.use_ssl = true
-      http.ca_file = ca_file
-      http.verify_mode = OpenSSL::SSL::VERIFY_PEER
-      http.start { |h| h.request(req) }
     end
   end
 
