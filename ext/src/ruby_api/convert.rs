@@ -358,22 +358,25 @@ fn headers(ruby: &Ruby, name: &str, value: Value) -> Result<Vec<(String, String)
                 ),
             )
         })?;
-        let text = RString::from_value(value)
-            .and_then(|text| text.to_string().ok())
-            .ok_or_else(|| {
-                argument_error(
-                    ruby,
-                    format!(
-                        "{name}: the value of {header:?} must be a String (got a {})",
-                        value.class().inspect()
-                    ),
-                )
-            })?;
+        let text = string(value).ok_or_else(|| {
+            argument_error(
+                ruby,
+                format!(
+                    "{name}: the value of {header:?} must be a String (got a {})",
+                    value.class().inspect()
+                ),
+            )
+        })?;
         headers.push((header, text));
         Ok(ForEach::Continue)
     })?;
     check_headers(&headers).map_err(|e| argument_error(ruby, e.to_string()))?;
     Ok(headers)
+}
+
+/// `value` as a Rust string, if it is a String (in an encoding Rust can read).
+fn string(value: Value) -> Option<String> {
+    RString::from_value(value).and_then(|text| text.to_string().ok())
 }
 
 /// The accepted forms of a textual field: String, Symbol, and the objects RubyGems and the
@@ -421,17 +424,15 @@ pub fn requests(ruby: &Ruby, gems: Value) -> Result<Vec<GemRequest>, Error> {
     let mut requests = Vec::with_capacity(list.len());
     for (index, offset) in (0..list.len()).zip(0_isize..) {
         let value: Value = list.entry(offset)?;
-        let text = RString::from_value(value)
-            .and_then(|text| text.to_string().ok())
-            .ok_or_else(|| {
-                argument_error(
-                    ruby,
-                    format!(
-                        "gems[{index}]: expected a String such as \"rack < 3\", got {}",
-                        value.inspect()
-                    ),
-                )
-            })?;
+        let text = string(value).ok_or_else(|| {
+            argument_error(
+                ruby,
+                format!(
+                    "gems[{index}]: expected a String such as \"rack < 3\", got {}",
+                    value.inspect()
+                ),
+            )
+        })?;
         let request = GemRequest::parse(&text)
             .map_err(|e| argument_error(ruby, format!("gems[{index}]: {e}")))?;
         requests.push(request);
