@@ -47,7 +47,7 @@ RSpec.configure do |config|
   Kernel.srand config.seed
 
   config.before(:suite) do
-    loaded = $LOADED_FEATURES.grep(%r{/wow/fetch/wow_fetch\.}).first
+    loaded = $LOADED_FEATURES.grep(%r{/wow/fetch/(?:\d+\.\d+/)?wow_fetch\.}).first
     from_checkout = loaded&.start_with?(WowSpec::LIB)
     raise "expected the installed gem, loaded #{loaded}" if WowSpec.installed? && from_checkout
   end
