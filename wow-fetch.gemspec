@@ -33,4 +33,13 @@ Gem::Specification.new do |spec|
   spec.executables = spec.files.grep(%r{\Aexe/}).map { |path| File.basename(path) }
   spec.require_paths = ["lib"]
   spec.extensions = ["ext/extconf.rb"]
+
+  # This file runs only where the gem is used from its source: a checkout given to Bundler as a
+  # `path:` or `git:` source, the Bundler plugin's `path:` route among them. There the extension
+  # is built into lib/ (`rake compile` puts it at lib/wow/fetch/RUBY_MINOR/), not into the
+  # extensions directory RubyGems would derive from the checkout's parent. Since 2.5.23 Bundler
+  # refuses to load a plugin one of whose load paths is missing, and a spec with extensions
+  # lists its extension directory among them. An installed gem's spec comes from the gem's
+  # metadata instead, where this directory is not recorded, so installs are unaffected.
+  spec.extension_dir = File.join(__dir__, "lib") if spec.respond_to?(:extension_dir=)
 end

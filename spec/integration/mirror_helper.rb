@@ -4,6 +4,8 @@ require "digest"
 require "fileutils"
 require "open3"
 require "rbconfig"
+require "rubygems/package"
+require "rubygems/user_interaction"
 require "tmpdir"
 require_relative "../support/mirror_process"
 
@@ -26,8 +28,20 @@ module WowIntegration
   module_function
 
   def mirror_binary
+    return ENV["WOW_MIRROR_BIN"] if ENV["WOW_MIRROR_BIN"]
+
     candidates = Dir[File.join(ROOT, "target", "{release,debug}", "wow-mirror")].select { |path| File.executable?(path) }
     candidates.max_by { |path| File.mtime(path) }
+  end
+
+  # rustup finds its toolchain through HOME, which Bundler runs here replace: a source gem
+  # compiled inside such a run (a plugin installed from the source gem) needs these.
+  def rust_toolchain_env
+    home = Dir.home
+    {
+      "RUSTUP_HOME" => ENV.fetch("RUSTUP_HOME", File.join(home, ".rustup")),
+      "CARGO_HOME" => ENV.fetch("CARGO_HOME", File.join(home, ".cargo")),
+    }
   end
 
   # nil when `require "wow/fetch"` works in a child Ruby, else the first line of why not.
@@ -56,6 +70,26 @@ module WowIntegration
 
       dir
     end
+  end
+
+  # A gem directory for `bundle lock` and `bundle install`: the demo set, plus a `ruby` variant of
+  # each gem the set has only for x86_64-linux (pg, sqlite3), as rubygems.org has them. Bundler
+  # 2.6+ refuses `bundle lock --add-platform ruby` for a gem without one. Plus `extra` files.
+  def bundler_gem_dir(extra: [])
+    dir = Dir.mktmpdir("wow-bundler-gems")
+    FileUtils.cp(Dir[File.join(demo_gems, "*.gem")] + extra, dir)
+    platform_only = gem_files.group_by(&:name).select { |_, variants| variants.none? { |g| g.platform == "ruby" } }
+    platform_only.each_value do |(variant)|
+      spec = Gem::Specification.new do |s|
+        s.name = variant.name
+        s.version = variant.version
+        s.summary = "#{variant.name}, the ruby variant (a stand-in for the compat matrix)"
+        s.authors = ["wow-fetch specs"]
+        s.files = []
+      end
+      Dir.chdir(dir) { Gem::DefaultUserInteraction.use_ui(Gem::SilentUI.new) { Gem::Package.build(spec) } }
+    end
+    dir
   end
 
   # The gems of a directory, by file name (version: the first segment starting with a digit).

@@ -28,8 +28,11 @@ module WowSpec
       mirror
     end
 
-    # Builds the mirror unless a build exists (WOW_MIRROR_PROFILE=release|dev picks one).
+    # Builds the mirror unless a build exists (WOW_MIRROR_PROFILE=release|dev picks one), or the
+    # binary in WOW_MIRROR_BIN (the matrix builds it once, on this machine, for every Ruby).
     def self.build_binary
+      return ENV["WOW_MIRROR_BIN"] if ENV["WOW_MIRROR_BIN"]
+
       profile = ENV.fetch("WOW_MIRROR_PROFILE", "dev")
       path = File.join(ENV.fetch("CARGO_TARGET_DIR", File.join(ROOT, "target")), profile == "dev" ? "debug" : profile,
                        "wow-mirror")
@@ -73,19 +76,6 @@ module WowSpec
     # segments counts once).
     def gem_requests(file)
       stats.fetch("path_starts").fetch("/gems/#{file}", 0)
-    end
-
-    # Adds fault rules (see crates/mirror/src/faults.rs), e.g.
-    #   add_faults(path: { exact: "/gems/rack-3.0.9.gem" }, fault: { bandwidth: 100_000 })
-    def add_faults(*rules)
-      post = Net::HTTP::Post.new("/_faults", "Content-Type" => "application/json")
-      post.body = JSON.generate(rules)
-      response = request(post)
-      raise "fault rejected: #{response.body}" unless response.code == "204"
-    end
-
-    def clear_faults
-      request(Net::HTTP::Delete.new("/_faults"))
     end
   end
 

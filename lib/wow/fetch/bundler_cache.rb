@@ -10,7 +10,7 @@ module Wow
     # checks before downloading, so that Bundler then fetches nothing. Used by the plugin
     # (plugins.rb at the gem's root); needs Bundler loaded.
     #
-    # Where Bundler looks (Bundler::Source::Rubygems#fetch_gem, 2.3 to 2.5): with
+    # Where Bundler looks (Bundler::Source::Rubygems#fetch_gem, 2.3 to 4.0): with
     # `global_gem_cache` set, `~/.bundle/cache/gems/<remote slug>/NAME.gem`, else
     # `<bundle path>/cache/NAME.gem`, where the bundle path follows BUNDLE_PATH, `--path`,
     # deployment (vendor/bundle) or system gems. If that file exists, Bundler installs from it.
@@ -89,31 +89,27 @@ module Wow
         fetcher.download_all(group.map(&:item), **options, dest: dir, raise_on_failure: false, &block)
       end
 
-      # The locked specs Bundler will install: on Bundler 2.3 exactly its own choice
-      # (SpecSet#for over the requested groups, matching the current platform); otherwise, per
-      # gem, the platform variant Bundler's GemHelpers picks for this machine.
+      # The locked specs Bundler will install: its own choice, SpecSet#for over the requested
+      # groups' dependencies for this platform, from the lockfile alone (no network). Its
+      # parameters changed: Bundler 2.3 picks the local platform when asked
+      # (`match_current_platform`); 2.4 and 2.5 take `check, platforms`; 2.6 and later take the
+      # platforms first, and with the default `[nil]` would materialize every variant. Given
+      # Bundler.local_platform (ruby under force_ruby_platform), each picks the best variant only.
+      # Anything unexpected raises, and the plugin then warns and leaves the install to Bundler:
+      # never a guess at what Bundler wants.
       def specs_to_install
-        locked = definition.locked_gems.specs
-        if spec_set_for_matches_current_platform?
-          ::Bundler::SpecSet.new(locked).for(definition.requested_dependencies, false, true).to_a
-        else
-          best_platform_variants(locked)
-        end
-      rescue StandardError => e
-        ::Bundler.ui.debug("wow-fetch: falling back to every locked gem (#{e.class}: #{e.message})")
-        best_platform_variants(locked)
-      end
-
-      def spec_set_for_matches_current_platform?
-        ::Bundler::SpecSet.instance_method(:for).parameters.any? { |_, name| name == :match_current_platform } &&
-          definition.respond_to?(:requested_dependencies)
-      end
-
-      def best_platform_variants(locked)
-        locked.group_by(&:name).flat_map do |_, variants|
-          here = variants.select { |spec| Gem::Platform.match_spec?(spec) }
-          ::Bundler::GemHelpers.select_best_platform_match(here, ::Bundler.local_platform).first(1)
-        end
+        locked = ::Bundler::SpecSet.new(definition.locked_gems.specs)
+        dependencies = definition.requested_dependencies
+        platforms = [::Bundler.local_platform]
+        parameters = ::Bundler::SpecSet.instance_method(:for).parameters.map(&:last)
+        specs = if parameters.include?(:match_current_platform)
+                  locked.for(dependencies, false, true)
+                elsif parameters.include?(:check)
+                  locked.for(dependencies, false, platforms)
+                else
+                  locked.for(dependencies, platforms)
+                end
+        specs.to_a
       end
 
       def remote_rubygems?(spec)
@@ -123,13 +119,30 @@ module Wow
       end
 
       # Bundler's own test is Source::Rubygems#installed? over Gem::Specification stubs; the
-      # gemspec files it reads are these.
+      # gemspec files it reads are these. A default gem (json, psych, … at the version Ruby ships)
+      # counts as installed only for a Bundler that uses it in place: since 2.5, Bundler installs
+      # a locked default gem from a .gem it downloads unless the install is --local.
       def installed?(spec)
         dirs = ([::Bundler.bundle_path.to_s] + Gem.path).uniq
-        dirs.any? do |dir|
-          File.exist?(File.join(dir, "specifications", "#{spec.full_name}.gemspec")) ||
-            File.exist?(File.join(dir, "specifications", "default", "#{spec.full_name}.gemspec"))
+        return true if dirs.any? { |dir| File.exist?(File.join(dir, "specifications", "#{spec.full_name}.gemspec")) }
+
+        default_gem?(spec) && !installs_default_gems?
+      end
+
+      def default_gem?(spec)
+        [Gem.default_specifications_dir, *Gem.path.map { |dir| File.join(dir, "specifications", "default") }].uniq.any? do |dir|
+          File.exist?(File.join(dir, "#{spec.full_name}.gemspec"))
         end
+      end
+
+      # Source::Rubygems#install fetches a default gem through `cached_built_in_gem(spec, local:)`
+      # in the Bundlers that do so; older ones have `cached_built_in_gem(spec)` for `bundle cache`
+      # only.
+      def installs_default_gems?
+        method = ::Bundler::Source::Rubygems.instance_method(:cached_built_in_gem)
+        method.parameters.any? { |_, name| name == :local }
+      rescue NameError
+        false
       end
 
       # Source::Rubygems#fetch_gem: `download_cache_path(spec) || default_cache_path_for(rubygems_dir)`.
@@ -146,14 +159,16 @@ module Wow
         (uri + "gems/#{file_name}").to_s
       end
 
-      # Bundler 2.3 ignores CHECKSUMS; read them with our parser (nothing else of it is used).
+      # Bundler 2.3 ignores CHECKSUMS; read them with our parser (nothing else of it is used). A
+      # lockfile we cannot parse means downloads go unverified: the user hears it, at warning
+      # level (Bundler itself still verifies what it knows how to).
       def lockfile_checksums
         lockfile = ::Bundler.default_lockfile
         return {} unless lockfile.file?
 
         Lockfile.read(lockfile.to_s).checksums
       rescue Lockfile::ParseError => e
-        ::Bundler.ui.debug("wow-fetch: not verifying against CHECKSUMS: #{e.message}")
+        ::Bundler.ui.warn("wow-fetch: not verifying downloads against the lockfile's CHECKSUMS: #{e.message}")
         {}
       end
     end

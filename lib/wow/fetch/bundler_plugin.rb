@@ -12,7 +12,9 @@ module Wow
     #   compact index, resolving) instead of adding to it: at 50 ms latency that phase alone takes
     #   Bundler 1.4 s for a Rails app, longer than the whole prefetch.
     # - before-install (once per gem, on Bundler's install workers): wait until that gem's
-    #   prefetch has finished, so Bundler finds the file instead of downloading it again.
+    #   prefetch has finished, so Bundler finds the file instead of downloading it again; never
+    #   longer than the prefetch stays silent for DEFAULT_STALL_LIMIT, so a hung prefetch cannot
+    #   hold Bundler's workers.
     # - after-install-all: stop what is left and say what was done.
     #
     # It never breaks an install: any failure becomes one warning and Bundler downloads what is
@@ -20,28 +22,37 @@ module Wow
     module BundlerPlugin
       OFF = %w[0 false off no].freeze
 
+      # How long an install worker waits for a prefetch that shows no sign of life (no event at
+      # all: not a byte, not a retry) before Bundler downloads that gem itself. A working prefetch
+      # yields progress several times a second, and a stalled transfer is retried after its
+      # 30 s read timeout, so a minute of silence means it is stuck. WOW_FETCH_PLUGIN_WAIT
+      # (seconds) overrides it.
+      DEFAULT_STALL_LIMIT = 60.0
+
       # The background prefetch of one install.
       class Prefetch
         TERMINAL = %i[finished cached failed].freeze
 
-        def initialize(cache, entries, **options)
+        def initialize(cache, entries, stall_limit: DEFAULT_STALL_LIMIT, **options)
           @cache = cache
           @entries = entries
           @options = options
+          @stall_limit = stall_limit
           @pending = entries.to_h { |entry| [entry.spec.full_name, true] }
           @mutex = Mutex.new
           @done = ConditionVariable.new
+          @last_sign_of_life = now
           @report = nil
           @error = nil
         end
 
-        attr_reader :report, :error
+        attr_reader :report, :error, :stall_limit
 
         def start
           @thread = Thread.new do
             Thread.current.report_on_exception = false
             Thread.current.name = "wow-fetch prefetch"
-            @report = @cache.prefetch(@entries, **@options) { |event| settled(event.full_name) if TERMINAL.include?(event.type) }
+            @report = @cache.prefetch(@entries, **@options) { |event| observe(event) }
           rescue StandardError, ScriptError => e
             @error = e
           ensure
@@ -53,9 +64,20 @@ module Wow
           self
         end
 
-        # Blocks until `full_name` has been fetched or has failed (at once if it is not ours).
+        # Blocks until `full_name` has been fetched or has failed (at once if it is not ours), or
+        # until the prefetch has been silent for the stall limit.
+        #
+        # @return [Boolean] false when it gave up waiting (Bundler then downloads the gem itself)
         def wait_for(full_name)
-          @mutex.synchronize { @done.wait(@mutex) while @pending.key?(full_name) }
+          @mutex.synchronize do
+            while @pending.key?(full_name)
+              silent = now - @last_sign_of_life
+              return false if silent >= @stall_limit
+
+              @done.wait(@mutex, @stall_limit - silent)
+            end
+          end
+          true
         end
 
         # Waits for the thread (Bundler has installed everything, so only gems it did not need
@@ -67,11 +89,18 @@ module Wow
 
         private
 
-        def settled(full_name)
+        def observe(event)
           @mutex.synchronize do
-            @pending.delete(full_name)
+            @last_sign_of_life = now
+            next unless TERMINAL.include?(event.type)
+
+            @pending.delete(event.full_name)
             @done.broadcast
           end
+        end
+
+        def now
+          Process.clock_gettime(Process::CLOCK_MONOTONIC)
         end
       end
 
@@ -88,7 +117,7 @@ module Wow
         return if entries.empty?
 
         # No live progress: Bundler writes to the terminal at the same time.
-        options = { progress: false }
+        options = { progress: false, stall_limit: stall_limit(env) }
         ca_file = ::Bundler.settings[:ssl_ca_cert] if defined?(::Bundler.settings)
         options[:ca_file] = ca_file if ca_file # as Bundler's own downloads trust it
         @prefetch = Prefetch.new(cache, entries, **options).start
@@ -97,8 +126,12 @@ module Wow
       end
 
       # The `before-install` hook, per gem: let Bundler install it only once its file is there.
-      def before_install(spec_installation)
-        @prefetch&.wait_for(spec_installation.full_name)
+      def before_install(spec_installation, ui: ::Bundler.ui)
+        prefetch = @prefetch
+        return unless prefetch
+        return if prefetch.wait_for(spec_installation.full_name)
+
+        warn_once(ui, "wow-fetch: no progress for #{prefetch.stall_limit.round(1)}s; Bundler downloads the remaining gems itself")
         nil
       rescue StandardError, ScriptError
         nil # waiting is an optimisation: Bundler downloads the gem itself
@@ -122,6 +155,11 @@ module Wow
         report
       rescue StandardError, ScriptError => e
         skipped(ui, e)
+      end
+
+      def stall_limit(env)
+        limit = Float(env["WOW_FETCH_PLUGIN_WAIT"], exception: false)
+        limit&.positive? ? limit : DEFAULT_STALL_LIMIT
       end
 
       def skipped(ui, error)

@@ -41,6 +41,12 @@ module Wow
         BOOL_KEYS.include?(name.to_s) ? to_bool(value) : value
       end
 
+      # A list setting (`without`, `with`, `only`) as Bundler reads it: names separated by colons
+      # or spaces, as symbols.
+      def groups(name)
+        self[name].to_s.tr(" ", ":").split(":").reject(&:empty?).map(&:to_sym)
+      end
+
       def force_ruby_platform?
         self["force_ruby_platform"] == true
       end

@@ -2,6 +2,7 @@
 
 require "rubygems"
 require_relative "bundler_settings"
+require_relative "gemfile_groups"
 
 module Wow
   module Fetch
@@ -186,7 +187,7 @@ module Wow
         variants = Hash.new { |hash, name| hash[name] = [] }
         chosen.each { |spec| variants[spec.name] << spec }
         specs.each { |spec| variants[spec.name] << spec unless spec.type == :gem }
-        queue = dependencies.map { |line| line[/\A[^\s!]+/] }
+        queue = dependencies.map { |line| line[/\A[^\s!]+/] } - excluded_by_groups
         needed = {}
         until queue.empty?
           name = queue.shift
@@ -196,6 +197,13 @@ module Wow
           variants[name].each { |spec| queue.concat(spec.dependencies) }
         end
         needed
+      end
+
+      # The DEPENDENCIES that the Gemfile's groups and Bundler's group settings leave out.
+      def excluded_by_groups
+        return [] unless path
+
+        GemfileGroups.excluded(GemfileGroups.gemfile_for(File.expand_path(path)), settings)
       end
 
       def skip_note(spec)

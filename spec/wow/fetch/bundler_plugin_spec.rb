@@ -115,12 +115,39 @@ RSpec.describe Wow::Fetch::BundlerPlugin do
     expect { described_class.before_install_all(:definition, ui: ui, env: {}, argv: []) }.to raise_error(Interrupt)
   end
 
-  it "cancels gems Bundler did not wait for when the install is over" do
+  def monotonic
+    Process.clock_gettime(Process::CLOCK_MONOTONIC)
+  end
+
+  it "stops waiting for a prefetch that shows no sign of life, and warns once" do
+    cache = cache_class.new(%w[a-1.0 b-1.0], event, result)
+    start(cache, env: { "WOW_FETCH_PLUGIN_WAIT" => "0.3" })
+    started = monotonic
+    waits = %w[a-1.0 b-1.0].map { |name| Thread.new { described_class.before_install(installation.new(name), ui: ui) } }
+    expect(waits.map { |thread| thread.join(5) }).to all(be_truthy)
+    expect(monotonic - started).to be_between(0.3, 2)
+    expect(ui.warnings).to eq(["wow-fetch: no progress for 0.3s; Bundler downloads the remaining gems itself"])
+    cache.gate << "a-1.0" << "b-1.0"
+    described_class.after_install_all(ui: ui)
+  end
+
+  it "keeps waiting as long as the prefetch makes progress" do
     cache = cache_class.new(%w[a-1.0], event, result)
-    start(cache)
-    started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
-    described_class.instance_variable_get(:@prefetch).finish(0.1)
-    expect(Process.clock_gettime(Process::CLOCK_MONOTONIC) - started).to be < 1
+    start(cache, env: { "WOW_FETCH_PLUGIN_WAIT" => "0.3" })
+    prefetch = described_class.instance_variable_get(:@prefetch)
+    ticker = Thread.new do
+      8.times do
+        sleep 0.1
+        prefetch.send(:observe, event.new(:progress, "a-1.0"))
+      end
+      cache.gate << "a-1.0"
+    end
+    started = monotonic
+    expect(prefetch.wait_for("a-1.0")).to be(true)
+    expect(monotonic - started).to be >= 0.75
+    ticker.join
+    described_class.after_install_all(ui: ui)
+    expect(ui.warnings).to eq([])
   end
 
   it "is off with WOW_FETCH_PLUGIN=0 and for `bundle install --local`, and idle with nothing to fetch" do
