@@ -124,7 +124,7 @@ RSpec.describe "wow-fetch --lockfile agrees with Bundler", bundler: true do
     File.write(script, <<~RUBY)
       require "bundler"
       require "json"
-      puts JSON.generate(ARGV.map { |remote| Bundler::Source::Rubygems::Remote.new(Bundler::URI(remote)).uri.to_s })
+      puts JSON.generate(ARGV.map { |remote| Bundler::Source::Rubygems::Remote.new(Bundler::Source::Rubygems.new("remotes" => [remote]).remotes.first).uri.to_s })
     RUBY
     out, status = Open3.capture2e(env(extra_env), *ruby_with_bundler, script, *remotes, chdir: @app)
     raise "Bundler failed:\n#{out}" unless status.success?
