@@ -126,12 +126,12 @@ module Wow
       end
 
       # The `before-install` hook, per gem: let Bundler install it only once its file is there.
-      def before_install(spec_installation, ui: ::Bundler.ui)
+      def before_install(spec_installation, ui: nil)
         prefetch = @prefetch
         return unless prefetch
         return if prefetch.wait_for(spec_installation.full_name)
 
-        warn_once(ui, "wow-fetch: no progress for #{prefetch.stall_limit.round(1)}s; Bundler downloads the remaining gems itself")
+        warn_once(ui || ::Bundler.ui, "wow-fetch: no progress for #{prefetch.stall_limit.round(1)}s; Bundler downloads the remaining gems itself")
         nil
       rescue StandardError, ScriptError
         nil # waiting is an optimisation: Bundler downloads the gem itself

@@ -40,8 +40,16 @@ RSpec.describe Wow::Fetch::Lockfile do
         require "json"
         parser = Bundler::LockfileParser.new(File.read("Gemfile.lock"))
         deps = parser.dependencies.values
-        chosen = Bundler::SpecSet.new(parser.specs).for(deps, false, true)
-                                 .select { |s| s.source.is_a?(Bundler::Source::Rubygems) }.map(&:full_name)
+        # SpecSet#for's parameters by Bundler version: 2.3 (check, match_current_platform), 2.4
+        # and 2.5 (check, platforms), 2.6 and later (platforms).
+        set = Bundler::SpecSet.new(parser.specs)
+        parameters = Bundler::SpecSet.instance_method(:for).parameters.map(&:last)
+        platforms = [Bundler.local_platform]
+        chosen = if parameters.include?(:match_current_platform) then set.for(deps, false, true)
+                 elsif parameters.include?(:check) then set.for(deps, false, platforms)
+                 else set.for(deps, platforms)
+                 end
+        chosen = chosen.select { |s| s.source.is_a?(Bundler::Source::Rubygems) }.map(&:full_name)
         puts JSON.generate(
           specs: parser.specs.map { |s| [s.name, s.version.to_s, s.platform.to_s] },
           remotes: parser.sources.grep(Bundler::Source::Rubygems).map { |s| s.remotes.map(&:to_s) },
@@ -125,7 +133,10 @@ RSpec.describe Wow::Fetch::Lockfile do
       %w[platforms.lock checksums.lock multiple_remotes.lock].each do |name|
         text = File.read(fixture(name))
         lock = described_class.parse(text, settings: clean_settings)
-        expect(full_names(lock).map { |n| n.sub("-gnu", "") }.sort).to eq(bundler_oracle(text)[:chosen])
+        # Bundler 2.3 folds "x86_64-linux-gnu" into "x86_64-linux", 4.0 keeps it; we keep the
+        # lockfile's spelling, the real file name on the server. Compare the platforms folded.
+        fold = ->(names) { names.map { |n| n.sub("-gnu", "") }.sort }
+        expect(fold[full_names(lock)]).to eq(fold[bundler_oracle(text)[:chosen]])
       end
     end
 
@@ -134,8 +145,11 @@ RSpec.describe Wow::Fetch::Lockfile do
       oracle = bundler_oracle(text, "BUNDLE_FORCE_RUBY_PLATFORM" => "true")
       lock = described_class.parse(text, settings: clean_settings("BUNDLE_FORCE_RUBY_PLATFORM" => "true"))
       expect(lock.platform).to eq("ruby")
-      expect(full_names(lock).sort).to eq(oracle[:chosen])
-      # No ruby variant of google-protobuf: Bundler still takes the one for this machine.
+      # No ruby variant of google-protobuf: Bundler 2.3 to 2.7 still take the one for this machine
+      # (and so do we: it is what installs here); the 4.0 preview leaves it out of its choice and
+      # then has to re-resolve. Every other gem agrees with every version.
+      no_ruby_variant = ["google-protobuf-3.25.2-x86_64-linux"]
+      expect(full_names(lock).sort - no_ruby_variant).to eq(oracle[:chosen] - no_ruby_variant)
       expect(full_names(lock)).to include("nokogiri-1.16.0", "mini_portile2-2.8.5", "ffi-1.16.3",
                                           "google-protobuf-3.25.2-x86_64-linux")
     end
@@ -277,9 +291,9 @@ RSpec.describe Wow::Fetch::Lockfile do
               "BUNDLE_MIRROR__CORP__TEST" => "ci:t0ken", "BUNDLE_GEMS__CONTRIBSYS__COM" => "abcd1234:x" }
       script = <<~'RUBY'
         require "bundler"
-        require "bundler/vendored_uri"
         %w[https://rubygems.org/ https://gems.contribsys.com/].each do |remote|
-          puts Bundler::Source::Rubygems::Remote.new(Bundler::URI(remote)).uri.to_s
+          uri = Bundler::Source::Rubygems.new("remotes" => [remote]).remotes.first
+          puts Bundler::Source::Rubygems::Remote.new(uri).uri.to_s
         end
       RUBY
       Dir.mktmpdir do |dir|
