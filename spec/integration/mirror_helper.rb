@@ -72,24 +72,42 @@ module WowIntegration
     end
   end
 
-  # A gem directory for `bundle lock` and `bundle install`: the demo set, plus a `ruby` variant of
-  # each gem the set has only for x86_64-linux (pg, sqlite3), as rubygems.org has them. Bundler
-  # 2.6+ refuses `bundle lock --add-platform ruby` for a gem without one. Plus `extra` files.
+  # A gem directory for `bundle lock` and `bundle install`, shaped like rubygems.org where the
+  # demo set is not: the demo set, plus stand-ins for
+  # - a `ruby` variant of each gem the set has only for x86_64-linux (pg, sqlite3): Bundler 2.6+
+  #   refuses `bundle lock --add-platform ruby` for a gem without one;
+  # - each default gem of this Ruby (irb, psych, … at the version Ruby ships) that the set has
+  #   under another version: Bundler may lock the version Ruby ships, and Bundler 2.5+ then
+  #   installs it from the source, where rubygems.org always has it.
+  # Plus `extra` files.
   def bundler_gem_dir(extra: [])
     dir = Dir.mktmpdir("wow-bundler-gems")
     FileUtils.cp(Dir[File.join(demo_gems, "*.gem")] + extra, dir)
-    platform_only = gem_files.group_by(&:name).select { |_, variants| variants.none? { |g| g.platform == "ruby" } }
-    platform_only.each_value do |(variant)|
-      spec = Gem::Specification.new do |s|
-        s.name = variant.name
-        s.version = variant.version
-        s.summary = "#{variant.name}, the ruby variant (a stand-in for the compat matrix)"
-        s.authors = ["wow-fetch specs"]
-        s.files = []
-      end
-      Dir.chdir(dir) { Gem::DefaultUserInteraction.use_ui(Gem::SilentUI.new) { Gem::Package.build(spec) } }
+    demo = gem_files
+    demo.group_by(&:name).each_value do |variants|
+      next if variants.any? { |g| g.platform == "ruby" }
+
+      build_stand_in(dir, variants.first.name, variants.first.version, [], "the ruby variant")
+    end
+    names = demo.map(&:name).uniq
+    Gem::Specification.select(&:default_gem?).each do |default|
+      next unless names.include?(default.name) && demo.none? { |g| g.full_name == default.full_name }
+
+      build_stand_in(dir, default.name, default.version.to_s, default.runtime_dependencies, "as this Ruby ships it")
     end
     dir
+  end
+
+  def build_stand_in(dir, name, version, dependencies, what)
+    spec = Gem::Specification.new do |s|
+      s.name = name
+      s.version = version
+      s.summary = "#{name} #{version}, #{what} (a stand-in for the compatibility matrix)"
+      s.authors = ["wow-fetch specs"]
+      s.files = []
+      dependencies.each { |dependency| s.add_runtime_dependency(dependency.name, *dependency.requirement.as_list) }
+    end
+    Dir.chdir(dir) { Gem::DefaultUserInteraction.use_ui(Gem::SilentUI.new) { Gem::Package.build(spec) } }
   end
 
   # The gems of a directory, by file name (version: the first segment starting with a digit).
