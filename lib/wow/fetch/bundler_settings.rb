@@ -26,11 +26,15 @@ module Wow
       def initialize(root: nil, env: ENV, home: default_home(env), prober: nil)
         @env = env.to_h
         @prober = prober || method(:tcp_reachable?)
+        @warnings = []
         @env_config = @env.select { |key, _| key.start_with?("BUNDLE_") && key.size > 7 }
         ignore = to_bool(@env_config["BUNDLE_IGNORE_CONFIG"])
         @local_config = ignore ? {} : load_config(local_config_file(root))
         @global_config = ignore ? {} : load_config(global_config_file(home))
       end
+
+      # What could not be read, one line each, for the caller to show as warnings.
+      attr_reader :warnings
 
       # A setting by its Bundler name ("force_ruby_platform", "https://gems.example.com/",
       # "gems.example.com", "mirror.https://rubygems.org/"), local config first, then the
@@ -213,7 +217,10 @@ module Wow
 
           config[m[:key].gsub("-", "___")] = m[:value] unless m[:value].empty?
         end
-      rescue SystemCallError
+      rescue SystemCallError => e
+        # Mirrors and credentials configured there are lost: the user must hear it, once.
+        @warnings << "cannot read #{file} (#{e.message.sub(/ @ .*/, "").sub(/ - .*\z/, "")}): " \
+                     "mirrors and credentials configured there are not applied"
         {}
       end
 

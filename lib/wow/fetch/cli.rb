@@ -134,6 +134,7 @@ module Wow
         if options[:lockfile]
           root = File.dirname(File.expand_path(options[:lockfile]))
           lockfile = Lockfile.read(options[:lockfile], settings: BundlerSettings.new(root: root, env: @env))
+          lockfile.warnings.each { |warning| @err.puts "wow-fetch: warning: #{warning}" }
           lockfile.notes.each { |note| @err.puts "wow-fetch: #{note}" } unless options[:quiet]
           items.concat(lockfile.items)
           options[:ca_file] = lockfile.ca_file if lockfile.ca_file

@@ -117,6 +117,12 @@ module Wow
         @notes
       end
 
+      # Problems that change what is fetched or how (an unreadable Bundler config): shown even
+      # with --quiet.
+      def warnings
+        settings.warnings
+      end
+
       # The download items: one Hash per gem to fetch, as `Wow::Fetcher.download_all` takes them
       # (`name:`, `version:`, `platform:`, `source:`, and `sha256:` when the CHECKSUMS section has it).
       def items

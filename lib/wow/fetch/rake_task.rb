@@ -70,6 +70,7 @@ module Wow
         list = []
         if lockfile_path
           lock = Lockfile.read(lockfile_path)
+          lock.warnings.each { |warning| $stderr.puts "wow-fetch: warning: #{warning}" }
           lock.notes.each { |note| $stderr.puts "wow-fetch: #{note}" } unless quiet
           @ca_file = lock.ca_file
           list.concat(lock.items)

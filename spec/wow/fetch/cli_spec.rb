@@ -193,6 +193,22 @@ RSpec.describe Wow::Fetch::CLI do
       end
     end
 
+    it "warns, even with --quiet, when a Bundler config it needs cannot be read" do
+      Dir.mktmpdir do |dir|
+        config = File.join(dir, ".bundle", "config")
+        FileUtils.mkdir_p(File.dirname(config))
+        File.write(config, "---\nBUNDLE_MIRROR__ALL: \"https://mirror.test/\"\n")
+        File.write(File.join(dir, "Gemfile.lock"), "GEM\n  remote: https://gems.example.test/\n  specs:\n    rack (3.0.8)\n")
+        # Root reads any file whatever its mode, so the refusal is the kernel's answer, stubbed.
+        allow(File).to receive(:foreach).and_call_original
+        allow(File).to receive(:foreach).with(config).and_raise(Errno::EACCES, config)
+        expect(run("--lockfile", File.join(dir, "Gemfile.lock"), "--quiet")).to eq(0)
+        expect(err.string).to eq("wow-fetch: warning: cannot read #{config} (Permission denied): " \
+                                 "mirrors and credentials configured there are not applied\n")
+        expect(fetcher.calls.last.first.first[:source]).to eq("https://gems.example.test")
+      end
+    end
+
     it "succeeds with nothing to do for a lockfile of path gems only" do
       Dir.mktmpdir do |dir|
         path = File.join(dir, "Gemfile.lock")
