@@ -43,6 +43,12 @@ module WowMirrorProcess
     request(Net::HTTP::Post.new("/_stats/reset"))
   end
 
+  # The latest requests (up to 1,000) as they arrived, each { "path" => …, "headers" =>
+  # [[name, value], …] }, credentials included; cleared by reset_stats.
+  def requests_seen
+    JSON.parse(request(Net::HTTP::Get.new("/_requests")).body)
+  end
+
   def stop
     return unless @pid
 
