@@ -50,6 +50,15 @@ module Wow
   #   @return [Array<Hash>]
   #   @raise [ArgumentError] on a malformed requirement, before any network traffic
   #   @raise [ResolveError] for an unknown gem or requirements no versions satisfy
+  #
+  # @!method self.parse_full_name(full_name)
+  #   Native. Splits a RubyGems full name as +download_all+ reads a String item: the version
+  #   is the first +-+-separated part after the first that starts with a digit, the rest the
+  #   platform (+"ruby"+ when there is none). The command line uses it too, so the two never
+  #   disagree.
+  #     Wow::Fetcher.parse_full_name("net-http-0.4.1") # => { name: "net-http", version: "0.4.1", platform: "ruby" }
+  #   @return [Hash] +name:+, +version:+, +platform:+
+  #   @raise [ArgumentError] when no part after the first starts with a digit
   class Fetcher
     DEFAULT_LOCK = Mutex.new
     private_constant :DEFAULT_LOCK

@@ -100,7 +100,7 @@ module WowSpec
 
     # The cache entry of a fixture.
     def cache_entry(full_name)
-      File.join(cache_dir, "gems-v1", mirror.origin_dir, "#{full_name}.gem")
+      File.join(cache_dir, "gems-v2", mirror.origin_dir, "#{full_name}.gem")
     end
 
     # Temp files anywhere below `dir`: in-flight `.part` files or anything else that is neither a

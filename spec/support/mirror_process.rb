@@ -43,18 +43,24 @@ module WowMirrorProcess
     request(Net::HTTP::Post.new("/_stats/reset"))
   end
 
-    # Adds fault rules (see crates/mirror/src/faults.rs), e.g.
-    #   add_faults(path: { exact: "/gems/rack-3.0.9.gem" }, fault: { bandwidth: 100_000 })
-    def add_faults(*rules)
-      post = Net::HTTP::Post.new("/_faults", "Content-Type" => "application/json")
-      post.body = JSON.generate(rules)
-      response = request(post)
-      raise "fault rejected: #{response.body}" unless response.code == "204"
-    end
+  # Adds fault rules (see crates/mirror/src/faults.rs), e.g.
+  #   add_faults(path: { exact: "/gems/rack-3.0.9.gem" }, fault: { bandwidth: 100_000 })
+  def add_faults(*rules)
+    post = Net::HTTP::Post.new("/_faults", "Content-Type" => "application/json")
+    post.body = JSON.generate(rules)
+    response = request(post)
+    raise "fault rejected: #{response.body}" unless response.code == "204"
+  end
 
-    def clear_faults
-      request(Net::HTTP::Delete.new("/_faults"))
-    end
+  def clear_faults
+    request(Net::HTTP::Delete.new("/_faults"))
+  end
+
+  # The latest requests (up to 1,000) as they arrived, each { "path" => …, "headers" =>
+  # [[name, value], …] }, credentials included; cleared by reset_stats.
+  def requests_seen
+    JSON.parse(request(Net::HTTP::Get.new("/_requests")).body)
+  end
 
   def stop
     return unless @pid

@@ -117,7 +117,7 @@ RSpec.describe Wow::Fetcher, mirror: true do
         result, = Wow::Fetcher.download_all(["erubi-1.12.0"], source: mirror.url, cache_dir: Pathname("rel-cache"),
                                                                dest: "rel-dest", progress: false)
         expect(result.path).to eq(File.join(File.realpath(tmp), "rel-dest", "erubi-1.12.0.gem"))
-        expect(File.directory?(File.join(tmp, "rel-cache", "gems-v1"))).to be(true)
+        expect(File.directory?(File.join(tmp, "rel-cache", "gems-v2"))).to be(true)
       end
     end
 
@@ -146,7 +146,7 @@ RSpec.describe Wow::Fetcher, mirror: true do
     it "defaults to $WOW_CACHE_DIR" do
       ENV["WOW_CACHE_DIR"] = File.join(tmp, "env-cache")
       result, = Wow::Fetcher.download_all(["reline-0.4.3"], source: mirror.url, progress: false)
-      expect(result.path).to start_with(File.join(tmp, "env-cache", "gems-v1"))
+      expect(result.path).to start_with(File.join(tmp, "env-cache", "gems-v2"))
     ensure
       ENV.delete("WOW_CACHE_DIR")
     end

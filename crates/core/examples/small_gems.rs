@@ -59,7 +59,7 @@ fn main() {
         seen += events.len();
         events.clear();
     }
-    let outcomes = run.wait();
+    let outcomes = run.wait().expect("outcomes");
     let wall = started.elapsed();
     let cpu = engine_cpu() - before;
     let failed = outcomes.iter().filter(|o| o.error.is_some()).count();

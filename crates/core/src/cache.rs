@@ -2,8 +2,11 @@
 //!
 //! ```text
 //! CACHE_DIR/
-//!   gems-v1/                      bump the version when the layout changes
-//!     rubygems.org/               one directory per origin (host, plus _port if not default)
+//!   gems-v2/                      bump the version when the layout changes (v1, keyed by
+//!                                 host only, is left alone for older versions to use)
+//!     rubygems.org/               one directory per source: its origin (host, plus _port if
+//!                                 not default), plus a digest of its path when it has one
+//!                                 (https://h/acct1 → h-3f9a1c…), as the compact index's
 //!       rack-3.0.8.gem            complete and verified, or absent
 //!       .rack-3.0.8.gem.part      in flight; removed on failure, cancel or drop
 //!       .lock                     a byte per entry, held by whoever is fetching it (Linux;
@@ -22,7 +25,10 @@ use rand::Rng;
 
 use crate::item::Item;
 
-const BUCKET: &str = "gems-v1";
+/// v2 (issue 15): v1 keyed entries by host alone, so two sources on one host (Gemfury,
+/// GitHub Packages, Artifactory and Gemstash serve many from one host) got each other's
+/// files. v1 entries are not migrated: they may hold another source's bytes.
+const BUCKET: &str = "gems-v2";
 
 /// Held around every create, link, rename and unlink this process makes in the cache and in
 /// `dest`. Each of them takes its directory's lock in the kernel, and threads that meet there
@@ -42,13 +48,36 @@ fn changing_directory<T>(change: impl FnOnce() -> T) -> T {
 /// Temp files start with a dot so globbing `*.gem` never picks them up.
 const TEMP_SUFFIX: &str = "part";
 
-/// The cache entry of an item.
+/// The cache entry of an item: `gems-v2/SOURCE/full_name.gem`, where `SOURCE` is the
+/// directory [`source_dir`] gives the source the item's URL belongs to.
 #[must_use]
 pub fn cache_path(cache_dir: &Path, item: &Item) -> PathBuf {
     cache_dir
         .join(BUCKET)
-        .join(origin_dir(item.url()))
+        .join(source_dir(item.url(), gem_source_path(item.url())))
         .join(item.file_name())
+}
+
+/// The directory of one source, for gems and the compact index alike: its origin (see
+/// [`origin_dir`]), plus `-` and 16 hex digits of the SHA-256 of its path when it has one
+/// (`https://h/acct1/` → `h-…`), so sources that share a host never share files.
+pub(crate) fn source_dir(origin: &url::Url, source_path: &str) -> String {
+    let name = origin_dir(origin);
+    let path = source_path.trim_end_matches('/');
+    if path.is_empty() {
+        return name;
+    }
+    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(path.as_bytes()));
+    format!("{name}-{}", &digest[..16])
+}
+
+/// The path of the source a gem URL comes from: the URL's directory, less the `/gems` that
+/// RubyGems-compatible sources put their files under (`https://h/acct1/gems/x-1.gem` →
+/// `/acct1`, the same path a resolve against `https://h/acct1` gives its index). A gem given
+/// by an explicit `url:` elsewhere is keyed by its own directory.
+fn gem_source_path(url: &url::Url) -> &str {
+    let dir = url.path().rsplit_once('/').map_or("", |(dir, _)| dir);
+    dir.strip_suffix("/gems").unwrap_or(dir)
 }
 
 /// `host` or `host_port`, with anything unusual in the host (IPv6 brackets, `:`) made safe.
@@ -458,23 +487,53 @@ mod tests {
     }
 
     #[test]
-    fn layout_is_per_origin() {
+    fn layout_is_per_source() {
         let dir = Path::new("/c");
         assert_eq!(
             cache_path(dir, &item("https://rubygems.org/gems/rack-3.0.8.gem")),
-            Path::new("/c/gems-v1/rubygems.org/rack-3.0.8.gem")
+            Path::new("/c/gems-v2/rubygems.org/rack-3.0.8.gem")
         );
         assert_eq!(
             cache_path(dir, &item("https://u:p@localhost:8443/gems/rack-3.0.8.gem")),
-            Path::new("/c/gems-v1/localhost_8443/rack-3.0.8.gem")
+            Path::new("/c/gems-v2/localhost_8443/rack-3.0.8.gem")
         );
         assert_eq!(
             cache_path(dir, &item("http://[::1]:9/x.gem")),
-            Path::new("/c/gems-v1/___1__9/rack-3.0.8.gem")
+            Path::new("/c/gems-v2/___1__9/rack-3.0.8.gem")
         );
         assert_eq!(
             cache_path(dir, &item("https://../x.gem")),
-            Path::new("/c/gems-v1/unknown-host/rack-3.0.8.gem")
+            Path::new("/c/gems-v2/unknown-host/rack-3.0.8.gem")
+        );
+    }
+
+    #[test]
+    fn sources_on_one_host_get_directories_of_their_own() {
+        // Issue 15: `gems-v1` ignored the path, so https://h/s/A and https://h/s/B shared files.
+        let dir = Path::new("/c");
+        let a = cache_path(dir, &item("https://h.test/s/A/gems/rack-3.0.8.gem"));
+        let b = cache_path(dir, &item("https://h.test/s/B/gems/rack-3.0.8.gem"));
+        let root = cache_path(dir, &item("https://h.test/gems/rack-3.0.8.gem"));
+        assert_ne!(a, b);
+        assert_ne!(a, root);
+        assert_eq!(
+            root,
+            Path::new("/c/gems-v2/h.test/rack-3.0.8.gem"),
+            "a source at the root keeps the plain host directory"
+        );
+        let source_a = url::Url::parse("https://h.test/s/A/").expect("url");
+        assert_eq!(
+            a.parent().and_then(Path::file_name),
+            Some(std::ffi::OsStr::new(&source_dir(
+                &source_a,
+                source_a.path()
+            ))),
+            "one source directory for gems and the compact index"
+        );
+        assert_eq!(
+            cache_path(dir, &item("https://h.test/s/A/gems/rack-3.0.8.gem")),
+            a,
+            "stable"
         );
     }
 }

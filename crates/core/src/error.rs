@@ -90,6 +90,26 @@ pub enum ErrorKind {
     Internal(String),
 }
 
+/// A run that could not give every item its outcome: a bug in wow-fetch (a panic in the task
+/// that runs or reports it, a job lost), never the network or the disk, which fail single
+/// items instead. Raised rather than returning fewer outcomes than items (issue 15: `wait`
+/// returned an empty list).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("internal error: {0}")]
+pub struct InternalError(pub String);
+
+impl InternalError {
+    /// From a caught panic's payload: its message when it has one.
+    pub(crate) fn from_panic(what: &str, panic: &(dyn std::any::Any + Send)) -> Self {
+        let detail = panic
+            .downcast_ref::<&str>()
+            .map(ToString::to_string)
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".to_owned());
+        Self(format!("{what} panicked: {detail}"))
+    }
+}
+
 /// One item's failure, with how hard we tried (as in uv: "after 3 retries in 2.1s").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {

@@ -1,14 +1,16 @@
 //! The public entry point: a `Fetcher` owns a runtime and a connection pool; each call to
 //! [`Fetcher::start`] is a [`Run`] whose events the caller drains on its own thread.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
+use futures_util::FutureExt;
 use tokio::runtime::{Handle, Runtime};
 use tokio::sync::{mpsc, oneshot, Notify};
 use tokio_util::sync::CancellationToken;
 
 use crate::client::{build_lanes, ClientError};
-use crate::error::InputError;
+use crate::error::{InputError, InternalError};
 use crate::event::{Event, Outcome};
 use crate::item::Item;
 use crate::options::{ClientOptions, RunOptions};
@@ -79,27 +81,23 @@ impl Fetcher {
         client_options: Option<&ClientOptions>,
     ) -> Result<Run, StartError> {
         let plan = Plan::new(items, &options)?;
-        let (lanes, connect_timeout) = match client_options {
-            Some(custom) if *custom != self.client_options => {
-                let _guard = self.runtime.enter();
-                (build_lanes(custom)?.into(), custom.connect_timeout)
-            }
-            _ => (Arc::clone(&self.lanes), self.client_options.connect_timeout),
-        };
+        let (lanes, connect_timeout) = self.lanes_for(client_options)?;
         let cancel = CancellationToken::new();
         let (events_tx, events_rx) = mpsc::channel(EVENT_BUFFER);
         let (outcomes_tx, outcomes_rx) = oneshot::channel();
         let run_cancel = cancel.clone();
         self.runtime.spawn(async move {
-            let outcomes = plan
-                .execute(
-                    lanes,
-                    Arc::new(options),
-                    events_tx,
-                    run_cancel,
-                    connect_timeout,
-                )
-                .await;
+            let execute = plan.execute(
+                lanes,
+                Arc::new(options),
+                events_tx,
+                run_cancel,
+                connect_timeout,
+            );
+            let outcomes = AssertUnwindSafe(execute)
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|panic| Err(InternalError::from_panic("the run", &*panic)));
             // The caller may have given up on the run; then nobody needs the outcomes.
             let _ = outcomes_tx.send(outcomes);
         });
@@ -115,13 +113,13 @@ impl Fetcher {
     /// Fetches everything and returns the outcomes, dropping events. Blocks the thread.
     ///
     /// # Errors
-    /// As [`Fetcher::start`].
+    /// As [`Fetcher::start`], and `StartError::Internal` as [`Run::wait`].
     pub fn download_all(
         &self,
         items: Vec<Item>,
         options: RunOptions,
     ) -> Result<Vec<Outcome>, StartError> {
-        Ok(self.start(items, options, None)?.wait())
+        Ok(self.start(items, options, None)?.wait()?)
     }
 
     /// Resolves `requests` and their runtime dependencies through the source's compact index
@@ -137,13 +135,39 @@ impl Fetcher {
         requests: &[GemRequest],
         options: &ResolveOptions,
     ) -> Result<Vec<Item>, ResolveError> {
-        crate::resolve::resolve(
-            &self.runtime,
-            &self.lanes[0],
-            self.client_options.connect_timeout,
-            requests,
-            options,
-        )
+        self.resolve_with(requests, options, None)
+    }
+
+    /// [`Fetcher::resolve`] with this call's client options: when they differ from the
+    /// pool's, the index is fetched over a pool of their own (as [`Fetcher::start`] does), so a
+    /// per-call `ca_file`, `http1_only` or `connect_timeout` applies to the resolve too.
+    ///
+    /// # Errors
+    /// As [`Fetcher::resolve`], and `ResolveError::Client` when that pool cannot be built.
+    pub fn resolve_with(
+        &self,
+        requests: &[GemRequest],
+        options: &ResolveOptions,
+        client_options: Option<&ClientOptions>,
+    ) -> Result<Vec<Item>, ResolveError> {
+        let (lanes, connect_timeout) = self
+            .lanes_for(client_options)
+            .map_err(|e| ResolveError::Client(e.to_string()))?;
+        crate::resolve::resolve(&self.runtime, &lanes[0], connect_timeout, requests, options)
+    }
+
+    /// The pool for a call: this `Fetcher`'s, or a fresh one when `client_options` differ.
+    fn lanes_for(
+        &self,
+        client_options: Option<&ClientOptions>,
+    ) -> Result<(Arc<[reqwest::Client]>, std::time::Duration), ClientError> {
+        match client_options {
+            Some(custom) if *custom != self.client_options => {
+                let _guard = self.runtime.enter();
+                Ok((build_lanes(custom)?.into(), custom.connect_timeout))
+            }
+            _ => Ok((Arc::clone(&self.lanes), self.client_options.connect_timeout)),
+        }
     }
 }
 
@@ -154,13 +178,16 @@ pub enum StartError {
     Input(#[from] InputError),
     #[error(transparent)]
     Client(#[from] ClientError),
+    /// Only from [`Fetcher::download_all`], which also waits for the run: see [`Run::wait`].
+    #[error(transparent)]
+    Internal(#[from] InternalError),
 }
 
 /// A run in flight. Its methods block the calling thread and must not be called from inside
 /// an async runtime.
 pub struct Run {
     events: mpsc::Receiver<Event>,
-    outcomes: oneshot::Receiver<Vec<Outcome>>,
+    outcomes: oneshot::Receiver<Result<Vec<Outcome>, InternalError>>,
     cancel: CancellationToken,
     wake: Arc<Notify>,
     runtime: Handle,
@@ -222,15 +249,50 @@ impl Run {
     /// Waits for the run to end and returns one outcome per input item, in input order.
     /// Undelivered events are dropped. After a cancel, this returns once every temp file of
     /// the run is gone.
-    #[must_use]
-    pub fn wait(self) -> Vec<Outcome> {
+    ///
+    /// # Errors
+    /// [`InternalError`] when the run could not give every item its outcome (a panic in the
+    /// engine, or its task gone); never fewer outcomes than items.
+    pub fn wait(self) -> Result<Vec<Outcome>, InternalError> {
         let Self {
             events, outcomes, ..
         } = self;
         // Dropping the receiver lets the reporter finish even if nobody reads events.
         drop(events);
-        // The run task sends before it ends; only a runtime torn down under it (process
-        // exit) loses the outcomes, and then there is nobody left to report to.
-        outcomes.blocking_recv().unwrap_or_default()
+        // The run task catches its own panics and always sends; only a runtime torn down under
+        // it loses the outcomes. Either way the caller must hear of it (issue 15: this used to
+        // return an empty list, and `download_all` of N gems returned `[]`).
+        outcomes.blocking_recv().unwrap_or_else(|_| {
+            Err(InternalError(
+                "the run ended without reporting its outcomes".to_owned(),
+            ))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_whose_task_died_is_an_internal_error_not_an_empty_list() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let (_events_tx, events) = mpsc::channel(1);
+        let (outcomes_tx, outcomes) = oneshot::channel();
+        drop(outcomes_tx);
+        let run = Run {
+            events,
+            outcomes,
+            cancel: CancellationToken::new(),
+            wake: Arc::new(Notify::new()),
+            runtime: runtime.handle().clone(),
+        };
+        let error = run.wait().expect_err("no outcomes is an error");
+        assert_eq!(
+            error.to_string(),
+            "internal error: the run ended without reporting its outcomes"
+        );
     }
 }

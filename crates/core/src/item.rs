@@ -329,6 +329,23 @@ mod tests {
         assert!(parse_specifier("1.0").is_err());
     }
 
+    /// The inputs on which the command line's old parser of its own disagreed with this one
+    /// (issue 15); the command line now asks this one, through the extension.
+    #[test]
+    fn specifier_edge_cases_the_command_line_now_shares() {
+        let parts = |text| {
+            let spec = parse_specifier(text).expect(text);
+            (spec.name, spec.version, spec.platform)
+        };
+        assert_eq!(parts("rack-3.0.8-"), ("rack".into(), "3.0.8".into(), None));
+        assert_eq!(parts("foo--1.0"), ("foo-".into(), "1.0".into(), None));
+        assert_eq!(parts("foo+bar-1.0"), ("foo+bar".into(), "1.0".into(), None));
+        assert_eq!(
+            parts("a-1-b-2"),
+            ("a".into(), "1".into(), Some("b-2".into()))
+        );
+    }
+
     #[test]
     fn rejects_names_that_escape_a_directory() {
         for bad in ["../etc", "a/b", "a\\b", "a\0b", ".hidden", "", "a..b"] {

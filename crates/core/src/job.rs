@@ -124,13 +124,23 @@ async fn fetch(
         return Ok(done);
     }
     // The entry's lock is taken before any slot, so a transfer never waits on the disk; the
-    // `open_entries` permit bounds how many locks (and files) a run holds at once.
+    // `open_entries` permits bound how many locks (and files) a run holds at once. The host's
+    // comes first, as in `Slot::take`: a slow host's queue holding every place of the run
+    // would leave the other hosts' items waiting behind it (issue 15).
     let (_open, _lock) = loop {
-        let open = context
-            .open_entries
-            .acquire()
-            .await
-            .map_err(|_| (ErrorKind::Cancelled, 0))?;
+        let open = (
+            context
+                .host
+                .open_entries
+                .acquire()
+                .await
+                .map_err(|_| (ErrorKind::Cancelled, 0))?,
+            context
+                .open_entries
+                .acquire()
+                .await
+                .map_err(|_| (ErrorKind::Cancelled, 0))?,
+        );
         let lock = EntryLock::try_acquire(&entry)
             .await
             .map_err(|e| (ErrorKind::io("lock", &entry, &e), 0))?;

@@ -24,7 +24,7 @@ mod verify;
 
 pub use cache::cache_path;
 pub use client::LANES;
-pub use error::{Error, ErrorKind, InputError, NetworkFailure};
+pub use error::{Error, ErrorKind, InputError, InternalError, NetworkFailure};
 pub use event::{Event, EventKind, Outcome, Status, Totals};
 pub use fetcher::{Fetcher, InitError, Run, StartError, Waker};
 pub use item::{full_name, parse_specifier, GemSpecifier, Item, Sha256Digest, RUBY_PLATFORM};

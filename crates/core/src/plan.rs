@@ -13,14 +13,14 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::cache::sweep_orphaned_temp_files;
-use crate::error::{Error, ErrorKind, InputError};
+use crate::error::{Error, ErrorKind, InputError, InternalError};
 use crate::event::{Event, Outcome, Status};
 use crate::gate::Lanes;
 use crate::item::Item;
 use crate::job::{self, JobContext, JobResult};
 use crate::limit::Limit;
 use crate::options::RunOptions;
-use crate::progress::{self, Reporter};
+use crate::progress::{self, Report, Reporter};
 
 /// One unique item and the input positions that asked for it.
 struct Job {
@@ -77,6 +77,12 @@ impl Plan {
         })
     }
 
+    /// Runs every job and returns one outcome per input position, in input order.
+    ///
+    /// # Errors
+    /// [`InternalError`] when a job's task or the event aggregator died (a panic): the outcomes
+    /// would be incomplete, or events lost with no terminal event, so the call must fail
+    /// loudly rather than report "cancelled" or nothing (issue 15).
     pub(crate) async fn execute(
         self,
         lanes: Arc<[reqwest::Client]>,
@@ -84,12 +90,38 @@ impl Plan {
         events: mpsc::Sender<Event>,
         cancel: CancellationToken,
         connect_timeout: Duration,
-    ) -> Vec<Outcome> {
+    ) -> Result<Vec<Outcome>, InternalError> {
+        self.execute_with(
+            lanes,
+            options,
+            events,
+            cancel,
+            connect_timeout,
+            progress::aggregate,
+        )
+        .await
+    }
+
+    /// [`Plan::execute`] with the task that turns reports into events given, so a test can
+    /// make it fail.
+    async fn execute_with<A, F>(
+        self,
+        lanes: Arc<[reqwest::Client]>,
+        options: Arc<RunOptions>,
+        events: mpsc::Sender<Event>,
+        cancel: CancellationToken,
+        connect_timeout: Duration,
+        aggregate: A,
+    ) -> Result<Vec<Outcome>, InternalError>
+    where
+        A: FnOnce(mpsc::UnboundedReceiver<Report>, mpsc::Sender<Event>, usize) -> F,
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
         if let Some(dest) = &options.dest {
             sweep_orphaned_temp_files(dest).await;
         }
         let (reports_tx, reports_rx) = mpsc::unbounded_channel();
-        let aggregator = tokio::spawn(progress::aggregate(reports_rx, events, self.count));
+        let aggregator = tokio::spawn(aggregate(reports_rx, events, self.count));
         let global = Arc::new(Limit::new(options.concurrency));
         let open_entries = Arc::new(Semaphore::new(
             options
@@ -99,13 +131,16 @@ impl Plan {
         let per_host = options.per_host.unwrap_or(options.concurrency);
         // No more lanes than transfers that may be in flight to a host at once.
         let lane_count = lanes.len().min(per_host.min(options.concurrency));
+        let open_per_host = per_host
+            .min(options.concurrency)
+            .saturating_mul(job::OPEN_ENTRIES_PER_SLOT);
         let mut hosts: HashMap<String, Arc<Host>> = HashMap::new();
         let mut tasks = JoinSet::new();
         for (job_id, job) in self.jobs.into_iter().enumerate() {
             let host = Arc::clone(
                 hosts
                     .entry(host_key(&job.item))
-                    .or_insert_with(|| Arc::new(Host::new(per_host, lane_count))),
+                    .or_insert_with(|| Arc::new(Host::new(per_host, lane_count, open_per_host))),
             );
             let reporter = Reporter::new(
                 job_id,
@@ -129,30 +164,43 @@ impl Plan {
                 let result = AssertUnwindSafe(job::run(job.item, context, reporter))
                     .catch_unwind()
                     .await
-                    .unwrap_or_else(|panic| JobResult::failed(internal_error(&panic)));
+                    .unwrap_or_else(|panic| JobResult::failed(internal_error(&*panic)));
                 (indices, result)
             });
         }
         drop(reports_tx);
 
         let mut outcomes: Vec<Option<Outcome>> = (0..self.count).map(|_| None).collect();
+        let mut lost = None;
         while let Some(joined) = tasks.join_next().await {
-            // Job tasks catch their own panics and are never aborted, so a join error can
-            // only come from a runtime shutting down, when these outcomes reach nobody.
-            let Ok((indices, result)) = joined else {
-                continue;
-            };
-            for &index in indices.iter() {
-                outcomes[index] = Some(result.outcome(index));
+            // Job tasks catch their own panics and are never aborted: a join error is a bug
+            // (or a runtime torn down under the run), and its items would have no outcome.
+            match joined {
+                Ok((indices, result)) => {
+                    for &index in indices.iter() {
+                        outcomes[index] = Some(result.outcome(index));
+                    }
+                }
+                Err(error) => lost = Some(format!("a job's task ended without a result: {error}")),
             }
         }
-        // Every job has reported; the aggregator ends once it forwarded the last event.
-        let _ = aggregator.await;
+        // Every job has reported; the aggregator ends once it forwarded the last event. If it
+        // died instead, events (terminal ones included) were lost.
+        if let Err(error) = aggregator.await {
+            return Err(if error.is_panic() {
+                InternalError::from_panic("the event aggregator", &*error.into_panic())
+            } else {
+                InternalError(format!("the event aggregator ended early: {error}"))
+            });
+        }
+        if let Some(lost) = lost {
+            return Err(InternalError(lost));
+        }
         outcomes
             .into_iter()
             .enumerate()
             .map(|(index, outcome)| {
-                outcome.unwrap_or_else(|| JobResult::failed(ErrorKind::Cancelled).outcome(index))
+                outcome.ok_or_else(|| InternalError(format!("no outcome for item {index}")))
             })
             .collect()
     }
@@ -175,12 +223,7 @@ pub(crate) fn request_headers(extra: &[(String, String)]) -> Result<HeaderMap, I
 }
 
 fn internal_error(panic: &(dyn std::any::Any + Send)) -> ErrorKind {
-    let detail = panic
-        .downcast_ref::<&str>()
-        .map(ToString::to_string)
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "panic".to_owned());
-    ErrorKind::Internal(detail)
+    ErrorKind::Internal(InternalError::from_panic("the job", panic).0)
 }
 
 /// Connections are pooled per scheme, host and port.
@@ -198,13 +241,17 @@ fn host_key(item: &Item) -> String {
 pub(crate) struct Host {
     pub(crate) limit: Limit,
     pub(crate) lanes: Lanes,
+    /// The host's share of the run's open entries (see [`job::OPEN_ENTRIES_PER_SLOT`]),
+    /// taken before the run's, so one host's queue cannot hold them all.
+    pub(crate) open_entries: Semaphore,
 }
 
 impl Host {
-    fn new(limit: usize, lanes: usize) -> Self {
+    fn new(limit: usize, lanes: usize, open_entries: usize) -> Self {
         Self {
             limit: Limit::new(limit),
             lanes: Lanes::new(lanes),
+            open_entries: Semaphore::new(open_entries),
         }
     }
 }
@@ -284,5 +331,31 @@ mod tests {
         assert!(Plan::new(vec![], &options).is_err());
         options.headers = vec![("X-Ok".into(), "line\nbreak".into())];
         assert!(Plan::new(vec![], &options).is_err());
+    }
+
+    /// Issue 15: a dead aggregator was ignored and the run returned what it had; it must
+    /// fail the run as an internal error instead.
+    #[tokio::test]
+    async fn a_panicking_aggregator_fails_the_run() {
+        let lanes: Arc<[reqwest::Client]> = vec![reqwest::Client::new()].into();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let options = RunOptions::new(dir.path());
+        let plan = Plan::new(vec![], &options).expect("plan");
+        let (events, _rx) = mpsc::channel(8);
+        let result = plan
+            .execute_with(
+                lanes,
+                Arc::new(options),
+                events,
+                CancellationToken::new(),
+                Duration::from_secs(1),
+                |_, _, _| async { panic!("lost the events") },
+            )
+            .await;
+        let error = result.expect_err("an internal error");
+        assert_eq!(
+            error.to_string(),
+            "internal error: the event aggregator panicked: lost the events"
+        );
     }
 }

@@ -9,7 +9,7 @@ use rand::Rng;
 use reqwest::header::{self, HeaderMap};
 use url::Url;
 
-use crate::client::RedirectRefused;
+use crate::client::{RedirectRefused, SendError};
 use crate::error::{Error, ErrorKind, NetworkFailure};
 use crate::options::RunOptions;
 use crate::redact::{redacted, scrub};
@@ -156,6 +156,19 @@ pub(crate) fn transport_error(err: &reqwest::Error, url: &Url) -> ErrorKind {
                 .or_else(|| err.url().map(redacted))
                 .unwrap_or_else(|| "?".to_owned()),
             reason,
+        },
+    }
+}
+
+/// The error for a request to `url` that [`crate::client::send`] could not complete.
+#[must_use]
+pub(crate) fn send_error(err: &SendError, url: &Url) -> ErrorKind {
+    match err {
+        SendError::Transport(err) => transport_error(err, url),
+        SendError::Refused { to, reason } => ErrorKind::Redirect {
+            from: redacted(url),
+            to: to.clone(),
+            reason: (*reason).to_owned(),
         },
     }
 }

@@ -15,7 +15,7 @@ use crate::error::{ErrorKind, NetworkFailure};
 use crate::item::{Item, Sha256Digest};
 use crate::job::JobContext;
 use crate::progress::Reporter;
-use crate::retry::{retry_after, transport_error, Attempts};
+use crate::retry::{retry_after, send_error, transport_error, Attempts};
 use crate::segments::{first_segment, Split};
 use crate::slot::Slot;
 use crate::verify;
@@ -330,11 +330,12 @@ impl Transfer<'_> {
         request: reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, AttemptError> {
         let budget = self.context.connect_timeout + self.context.options.read_timeout;
-        match tokio::time::timeout(budget, request.send()).await {
+        let sent = crate::client::send(request, &self.context.headers);
+        match tokio::time::timeout(budget, sent).await {
             Err(_) => Err(self
                 .network(NetworkFailure::Timeout, "no response headers")
                 .into()),
-            Ok(Err(e)) => Err(self.transport(&e).into()),
+            Ok(Err(e)) => Err(send_error(&e, self.item.url()).into()),
             Ok(Ok(response)) => Ok(response),
         }
     }

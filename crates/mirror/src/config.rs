@@ -1,5 +1,6 @@
 //! How a mirror is set up.
 
+use crate::auth::Auth;
 use crate::faults::FaultRule;
 use serde::{Deserialize, Serialize};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -35,6 +36,9 @@ pub struct MirrorConfig {
     /// ([`Mirror::plain_base_url`](crate::Mirror::plain_base_url)), e.g. as the target of an
     /// https→http redirect.
     pub plain_http: bool,
+    /// Demand these credentials on every request but the control endpoints (`401` with a
+    /// challenge otherwise), as a private gem server does.
+    pub auth: Option<Auth>,
 }
 
 /// What is wrong with the certificate a mirror with [`MirrorConfig::tls_fault`] presents.
@@ -77,6 +81,7 @@ impl MirrorConfig {
             extra_names: Vec::new(),
             tls_fault: None,
             plain_http: false,
+            auth: None,
         }
     }
 }

@@ -1,4 +1,4 @@
-//! `/_stats` and `/_faults`: how a test in another process (RSpec against the binary) reads the
+//! `/_stats`, `/_requests` (the latest requests' headers) and `/_faults`: how a test in another process (RSpec against the binary) reads the
 //! counters and injects faults. These requests are not counted and never faulted.
 
 use crate::body::MirrorBody;
@@ -22,6 +22,7 @@ pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<
             shared.counters.reset();
             status(StatusCode::NO_CONTENT, "")
         }
+        (Method::GET, "/_requests") => json(&shared.counters.seen()),
         (Method::GET, "/_faults") => json(&shared.faults.rules()),
         (Method::DELETE, "/_faults") => {
             shared.faults.clear();
@@ -36,7 +37,7 @@ pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<
             }
             Err(message) => status(StatusCode::BAD_REQUEST, &format!("{message}\n")),
         },
-        (_, "/_stats" | "/_stats/reset" | "/_faults") => {
+        (_, "/_stats" | "/_stats/reset" | "/_faults" | "/_requests") => {
             status(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n")
         }
         _ => status(StatusCode::NOT_FOUND, "not found\n"),

@@ -7,6 +7,7 @@
 //! the `wow-mirror` binary, which adds `/_stats` and `/_faults` control endpoints for tests in
 //! other processes (they exist in-process too).
 
+mod auth;
 mod body;
 mod certs;
 mod compact_index;
@@ -16,6 +17,7 @@ mod dates;
 mod faults;
 pub mod fixtures;
 mod gemspec;
+mod proxy;
 mod ranges;
 mod raw;
 mod routes;
@@ -23,8 +25,10 @@ mod server;
 mod stats;
 mod store;
 
+pub use auth::{basic, Auth};
 pub use config::{MirrorConfig, TlsFault};
 pub use faults::{Fault, FaultRule, PathMatch};
 pub use fixtures::{write_fixture_set, write_gem, FixtureSet, GemFile};
+pub use proxy::{Proxy, Tunnel};
 pub use server::Mirror;
-pub use stats::Stats;
+pub use stats::{SeenRequest, Stats};

@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
-use wow_mirror::{write_fixture_set, FaultRule, FixtureSet, Mirror, MirrorConfig};
+use wow_mirror::{write_fixture_set, Auth, FaultRule, FixtureSet, Mirror, MirrorConfig};
 
 const USAGE: &str = "\
 usage:
@@ -13,13 +13,16 @@ usage:
                    [--ready-file PATH] [--http1-only] [--no-ranges] [--no-etags]
                    [--latency-ms N] [--fault JSON]... [--extra-name NAME]...
                    [--tls-fault unknown-ca|expired|wrong-host] [--plain-http]
+                   [--auth basic:USER:PASSWORD|bearer:TOKEN]
   wow-mirror fixtures --out DIR [--set demo|small:N]
 
 serve prints the base URL once listening (and writes it to --ready-file, atomically),
 and with --plain-http the plain http:// URL of the same content on a second line, then
 runs until SIGTERM or SIGINT. A --fault is a FaultRule as JSON, e.g.
   '{\"path\":{\"prefix\":\"/gems/\"},\"fault\":{\"status\":503},\"times\":2}'
-Control endpoints: GET /_stats, POST /_stats/reset, GET|POST|DELETE /_faults.";
+With --auth every request but the control endpoints needs that Authorization (else 401).
+Control endpoints: GET /_stats, POST /_stats/reset, GET /_requests (the latest requests
+and their headers), GET|POST|DELETE /_faults.";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -123,6 +126,10 @@ fn serve(mut args: Args) -> Result<(), String> {
     config.extra_names = args.take_all("--extra-name");
     config.tls_fault = args.parse("--tls-fault")?;
     config.plain_http = args.switch("--plain-http");
+    config.auth = args
+        .take("--auth")
+        .map(|spec| parse_auth(&spec))
+        .transpose()?;
     let ca_out = args.take("--ca-out").map(PathBuf::from);
     let ready_file = args.take("--ready-file").map(PathBuf::from);
     args.finish()?;
@@ -153,6 +160,22 @@ fn serve(mut args: Args) -> Result<(), String> {
         drop(mirror);
         Ok(())
     })
+}
+
+/// `basic:USER:PASSWORD` or `bearer:TOKEN`.
+fn parse_auth(spec: &str) -> Result<Auth, String> {
+    let bad = || format!("--auth {spec:?}: expected basic:USER:PASSWORD or bearer:TOKEN");
+    match spec.split_once(':').ok_or_else(bad)? {
+        ("basic", credentials) => {
+            let (user, password) = credentials.split_once(':').ok_or_else(bad)?;
+            Ok(Auth::Basic {
+                user: user.to_owned(),
+                password: password.to_owned(),
+            })
+        }
+        ("bearer", token) if !token.is_empty() => Ok(Auth::Bearer(token.to_owned())),
+        _ => Err(bad()),
+    }
 }
 
 /// Resolves on SIGTERM or SIGINT.

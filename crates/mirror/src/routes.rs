@@ -29,6 +29,22 @@ pub(crate) async fn handle(
         &path,
         req.headers().get(header::RANGE).map(|v| v.as_bytes()),
     );
+    shared.counters.saw(&path, req.headers());
+    if let Some(auth) = &shared.auth {
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(|v| v.as_bytes());
+        if !auth.admits(given) {
+            let mut response = text(&shared, StatusCode::UNAUTHORIZED, "unauthorized\n");
+            put(
+                response.headers_mut(),
+                header::WWW_AUTHENTICATE,
+                auth.challenge(),
+            );
+            return Ok(response);
+        }
+    }
     let plan = shared.faults.plan(&path);
     let delay = shared.latency + plan.latency;
     if !delay.is_zero() {

@@ -1,12 +1,13 @@
 //! The running server: listeners, TLS, per-connection protocol choice and counting, and the
 //! [`Mirror`] handle that owns it all.
 
+use crate::auth::Auth;
 use crate::body::{ConnState, CUT_GRACE};
 use crate::compact_index::{CompactIndex, IndexedGem};
 use crate::config::MirrorConfig;
 use crate::faults::{FaultRule, FaultTable, Shutdown};
 use crate::raw::RawTap;
-use crate::stats::{Counters, Stats};
+use crate::stats::{Counters, SeenRequest, Stats};
 use crate::store::GemStore;
 use crate::{certs, gemspec, routes};
 use hyper::service::service_fn;
@@ -38,6 +39,7 @@ pub(crate) struct Shared {
     pub ranges: bool,
     pub etags: bool,
     pub latency: Duration,
+    pub auth: Option<Auth>,
 }
 
 /// A running HTTPS mirror. Dropping it stops the listeners and closes every connection.
@@ -70,6 +72,7 @@ impl Mirror {
             ranges: config.ranges,
             etags: config.etags,
             latency: config.latency,
+            auth: config.auth,
         });
 
         let listener = TcpListener::bind(config.bind).await?;
@@ -132,6 +135,12 @@ impl Mirror {
     /// A snapshot of the counters.
     pub fn stats(&self) -> Stats {
         self.shared.counters.snapshot()
+    }
+
+    /// The latest requests (up to 1,000) with every header they carried, oldest first: what
+    /// a client sent, credentials included. Cleared by [`Mirror::reset_stats`].
+    pub fn requests_seen(&self) -> Vec<SeenRequest> {
+        self.shared.counters.seen()
     }
 
     /// Zero every counter.

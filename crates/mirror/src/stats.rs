@@ -36,6 +36,26 @@ pub struct Stats {
     pub path_starts: BTreeMap<String, u64>,
 }
 
+/// One request as it arrived: its path and every header, in order (names lower-case).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeenRequest {
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl SeenRequest {
+    /// The first value of header `name` (any case), if it came.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Requests kept by [`Counters::saw`]: enough for any test, bounded for the soak's 10,000.
+const SEEN_KEPT: usize = 1_000;
+
 /// The live counters behind [`Stats`]: atomics, so the hot path takes no lock except for the
 /// per-path map.
 #[derive(Debug, Default)]
@@ -52,6 +72,7 @@ pub(crate) struct Counters {
     max_concurrent_responses: AtomicU64,
     paths: Mutex<BTreeMap<String, u64>>,
     path_starts: Mutex<BTreeMap<String, u64>>,
+    seen: Mutex<std::collections::VecDeque<SeenRequest>>,
 }
 
 impl Counters {
@@ -89,6 +110,32 @@ impl Counters {
                 .unwrap_or_else(PoisonError::into_inner);
             *starts.entry(path.to_owned()).or_default() += 1;
         }
+    }
+
+    /// Records a request's headers (see [`SeenRequest`]).
+    pub(crate) fn saw(&self, path: &str, headers: &hyper::HeaderMap) {
+        let headers = headers
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        if seen.len() == SEEN_KEPT {
+            seen.pop_front();
+        }
+        seen.push_back(SeenRequest {
+            path: path.to_owned(),
+            headers,
+        });
+    }
+
+    pub(crate) fn seen(&self) -> Vec<SeenRequest> {
+        let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        seen.iter().cloned().collect()
     }
 
     /// A counted response body begins; [`Counters::response_ended`] when it is dropped.
@@ -147,5 +194,9 @@ impl Counters {
         for map in [&self.paths, &self.path_starts] {
             map.lock().unwrap_or_else(PoisonError::into_inner).clear();
         }
+        self.seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 }

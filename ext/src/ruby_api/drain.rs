@@ -9,7 +9,7 @@ use rb_sys::rb_gv_get;
 use wow_fetch_core::{Event, Outcome, Run};
 
 use super::convert::Progress;
-use super::event;
+use super::{errors, event};
 use crate::helpers::nogvl::nogvl;
 use crate::progress::{finished_line, Bar};
 
@@ -65,7 +65,7 @@ pub fn drain(ruby: &Ruby, mut run: Run, progress: Progress) -> Result<Vec<Outcom
     if let Some(bar) = bar {
         bar.finish();
     }
-    Ok(run.wait())
+    run.wait().map_err(|e| errors::internal_error(ruby, &e))
 }
 
 /// Yields each event to the block and prints `:plain` lines, holding the GVL.

@@ -3,7 +3,9 @@
 //! `core::Error`.
 
 use magnus::{prelude::*, Error, ExceptionClass, IntoValue, RArray, Ruby};
-use wow_fetch_core::{ErrorKind, InitError, NetworkFailure, ResolveError, StartError};
+use wow_fetch_core::{
+    ErrorKind, InitError, InternalError, NetworkFailure, ResolveError, StartError,
+};
 
 use super::{fetcher_const, kwargs};
 
@@ -61,10 +63,12 @@ pub fn exception(ruby: &Ruby, error: &wow_fetch_core::Error) -> Result<magnus::E
             )?,
         )),
         // A cancelled item is only ever seen by a caller that is already raising the interrupt
-        // that cancelled it; an internal error is a bug in wow-fetch, reported per item.
-        ErrorKind::Io { .. } | ErrorKind::Cancelled | ErrorKind::Internal(_) => {
+        // that cancelled it.
+        ErrorKind::Io { .. } | ErrorKind::Cancelled => {
             class(ruby, "Error")?.new_instance((message,))
         }
+        // A bug in wow-fetch that hit one item only (a job that panicked).
+        ErrorKind::Internal(_) => class(ruby, "InternalError")?.new_instance((message,)),
     }
 }
 
@@ -91,6 +95,7 @@ pub fn start_error(ruby: &Ruby, error: &StartError) -> Error {
     match error {
         StartError::Input(input) => argument_error(ruby, input.to_string()),
         StartError::Client(_) => fetch_error(ruby, error.to_string()),
+        StartError::Internal(internal) => internal_error(ruby, internal),
     }
 }
 
@@ -106,6 +111,7 @@ pub fn resolve_error(ruby: &Ruby, error: &ResolveError) -> Error {
             Ok(exception) => exception.into(),
             Err(error) => error,
         },
+        ResolveError::Client(_) => fetch_error(ruby, error.to_string()),
         ResolveError::UnknownGem { .. }
         | ResolveError::Conflict { .. }
         | ResolveError::Cancelled => match class(ruby, "ResolveError") {
@@ -118,6 +124,15 @@ pub fn resolve_error(ruby: &Ruby, error: &ResolveError) -> Error {
 /// The engine could not be built (no runtime, unreadable CA bundle).
 pub fn init_error(ruby: &Ruby, error: &InitError) -> Error {
     fetch_error(ruby, error.to_string())
+}
+
+/// A run that could not give every item its outcome: `Wow::Fetcher::InternalError`, never an
+/// empty or short list of results.
+pub fn internal_error(ruby: &Ruby, error: &InternalError) -> Error {
+    match class(ruby, "InternalError") {
+        Ok(class) => Error::new(class, error.to_string()),
+        Err(error) => error,
+    }
 }
 
 /// `DownloadError.new(results)`: the Ruby side writes the message from the failed results.

@@ -4,7 +4,9 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use magnus::{method, prelude::*, scan_args::scan_args, Error, RArray, RHash, Ruby, Value};
+use magnus::{
+    function, method, prelude::*, scan_args::scan_args, Error, RArray, RHash, RString, Ruby, Value,
+};
 
 use super::convert::{self, Options};
 use super::{drain, errors, fetcher_class, result};
@@ -155,8 +157,34 @@ fn resolve_items(
     let cancel = wow_fetch_core::CancellationToken::new();
     let mut options = convert::resolve_options(ruby, call)?;
     options.cancel = Some(cancel.clone());
-    nogvl(|| engine.resolve(&requests, &options), &|| cancel.cancel())?
-        .map_err(|e| errors::resolve_error(ruby, &e))
+    // This call's client options (a per-call `ca_file:`, `http1_only:`, `connect_timeout:`,
+    // the lockfile's `ssl_ca_cert` from the CLI) apply to the index requests too.
+    nogvl(
+        || engine.resolve_with(&requests, &options, Some(&call.client)),
+        &|| cancel.cancel(),
+    )?
+    .map_err(|e| errors::resolve_error(ruby, &e))
+}
+
+/// `Wow::Fetcher.parse_full_name("nokogiri-1.16.2-x86_64-linux")`: the engine's reading of a
+/// RubyGems full name (the same one `download_all` applies to a String item, so the command
+/// line cannot disagree with it), as `{ name:, version:, platform: }` with `"ruby"` when the
+/// name has no platform.
+fn parse_full_name(ruby: &Ruby, text: RString) -> Result<RHash, Error> {
+    let text = text
+        .to_string()
+        .map_err(|_| errors::argument_error(ruby, "a full name must be valid UTF-8"))?;
+    let spec = wow_fetch_core::parse_specifier(&text)
+        .map_err(|e| errors::argument_error(ruby, e.to_string()))?;
+    let hash = ruby.hash_new();
+    hash.aset(ruby.sym_new("name"), spec.name)?;
+    hash.aset(ruby.sym_new("version"), spec.version)?;
+    hash.aset(
+        ruby.sym_new("platform"),
+        spec.platform
+            .unwrap_or_else(|| wow_fetch_core::RUBY_PLATFORM.to_owned()),
+    )?;
+    Ok(hash)
 }
 
 /// A panic while a lock was held cannot leave these plain values half-written, so a poisoned
@@ -171,5 +199,6 @@ pub fn init(ruby: &Ruby) -> Result<(), Error> {
     class.define_method("initialize", method!(Fetcher::initialize, -1))?;
     class.define_method("download_all", method!(Fetcher::download_all, -1))?;
     class.define_method("resolve", method!(Fetcher::resolve, -1))?;
+    class.define_singleton_method("parse_full_name", function!(parse_full_name, 1))?;
     Ok(())
 }

@@ -12,7 +12,7 @@ mod result;
 use magnus::{prelude::*, Error, KwArgs, RClass, RModule, Ruby, TryConvert, Value};
 
 /// Classes `lib/wow/fetch.rb` defines before it loads this library.
-const RUBY_CLASSES: [&str; 8] = [
+const RUBY_CLASSES: [&str; 9] = [
     "Result",
     "Event",
     "Error",
@@ -21,6 +21,7 @@ const RUBY_CLASSES: [&str; 8] = [
     "NetworkError",
     "DownloadError",
     "ResolveError",
+    "InternalError",
 ];
 
 pub fn init(ruby: &Ruby) -> Result<(), Error> {

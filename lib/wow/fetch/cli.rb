@@ -26,11 +26,6 @@ module Wow
       # The requested gems could not be resolved (unknown gem, conflict, index unreachable).
       class ResolveFailed < StandardError; end
 
-      # "name-version" or "name-version-platform": the version is the first "-"-separated segment
-      # that starts with a digit (SPEC.md section 1), so "net-http-0.4.1" is net-http 0.4.1.
-      PINNED = /\A(?<name>[A-Za-z0-9_][A-Za-z0-9._]*(?:-[A-Za-z_.][A-Za-z0-9._]*)*)-(?<version>\d[^-]*)(?:-(?<platform>.+))?\z/.freeze
-      private_constant :PINNED
-
       def self.start(argv = ARGV, out: $stdout, err: $stderr, env: ENV)
         new(out: out, err: err, env: env).run(argv)
       end
@@ -139,9 +134,9 @@ module Wow
           items.concat(lockfile.items)
           options[:ca_file] = lockfile.ca_file if lockfile.ca_file
         end
-        pinned, requests = options[:args].partition { |arg| arg.match?(PINNED) }
-        items.concat(pinned.map { |arg| pinned_item(arg) })
-        items.concat(resolve(requests, options)) unless requests.empty?
+        pinned, requests = options[:args].map { |arg| [arg, full_name_parts(arg)] }.partition { |_, parts| parts }
+        items.concat(pinned.map { |arg, parts| pinned_item(arg, parts) })
+        items.concat(resolve(requests.map(&:first), options)) unless requests.empty?
         items
       end
 
@@ -160,14 +155,27 @@ module Wow
 
       private
 
-      def pinned_item(arg)
-        m = arg.match(PINNED)
-        unless Gem::Version.correct?(m[:version])
-          raise UsageError, "#{arg}: #{m[:version].inspect} is not a valid version of #{m[:name]}"
+      # "name-version" or "name-version-platform" as the engine reads it (the same parser
+      # download_all applies to a String); nil for a bare name ("sinatra") or NAME:REQUIREMENT
+      # ("rack:< 3"), which are resolved. A gem name cannot contain ":".
+      def full_name_parts(arg)
+        return nil if arg.include?(":")
+
+        engine = load_engine
+        raise ResolveFailed, "cannot read #{arg.inspect} without the extension" unless engine
+
+        engine.parse_full_name(arg)
+      rescue ArgumentError
+        nil
+      end
+
+      def pinned_item(arg, parts)
+        unless Gem::Version.correct?(parts[:version])
+          raise UsageError, "#{arg}: #{parts[:version].inspect} is not a valid version of #{parts[:name]}"
         end
 
-        item = { name: m[:name], version: m[:version] }
-        item[:platform] = m[:platform] if m[:platform]
+        item = { name: parts[:name], version: parts[:version] }
+        item[:platform] = parts[:platform] unless parts[:platform] == "ruby"
         item
       end
 
@@ -211,8 +219,12 @@ module Wow
       end
 
       def load_fetcher
-        return @fetcher if @fetcher
+        @fetcher || load_engine
+      end
 
+      # Wow::Fetcher from the extension (also for parsing names when a stand-in fetcher
+      # downloads), or nil after saying why it cannot be loaded.
+      def load_engine
         require "wow/fetch"
         Wow::Fetcher
       rescue LoadError => e

@@ -66,6 +66,12 @@ module Wow
     # requested rack < 3, ...".
     class ResolveError < Error; end
 
+    # A bug in wow-fetch, never a network or disk failure: raised by +download_all+ when the
+    # engine could not give every item its result (a panic in the task that runs or reports
+    # the call), instead of returning fewer results than items; reported as Result#error for
+    # an item whose own task panicked. Please report it.
+    class InternalError < Error; end
+
     # Raised by +download_all+ (unless +raise_on_failure: false+) after every item has been
     # attempted, when at least one failed. The message lists every failed item and why.
     class DownloadError < Error

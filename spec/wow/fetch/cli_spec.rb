@@ -141,6 +141,29 @@ RSpec.describe Wow::Fetch::CLI do
       expect(options).to eq(progress: :auto, raise_on_failure: false)
     end
 
+    # Issue 15: the command line had a parser of its own, which read these differently from
+    # the engine's (it resolved each as a requirement). Now both are the engine's.
+    {
+      "rack-3.0.8-" => { name: "rack", version: "3.0.8" },
+      "foo--1.0" => { name: "foo-", version: "1.0" },
+      "foo+bar-1.0" => { name: "foo+bar", version: "1.0" },
+      "x25519-1.0.10-x86_64-linux" => { name: "x25519", version: "1.0.10", platform: "x86_64-linux" },
+    }.each do |arg, item|
+      it "reads #{arg} as download_all does" do
+        expect(run(arg)).to eq(0)
+        expect(fetcher.calls).to eq([[[item], { progress: :auto, raise_on_failure: false }]])
+        expect(Wow::Fetcher.parse_full_name(arg)).to eq({ platform: "ruby" }.merge(item))
+      end
+    end
+
+    it "resolves what is no full name" do
+      expect(run("rack:>= 1-2", "sinatra")).to eq(0)
+      expect(fetcher.calls.first).to eq([:resolve, ["rack:>= 1-2", "sinatra"], {}])
+      expect { Wow::Fetcher.parse_full_name("sinatra") }.to raise_error(
+        ArgumentError, 'cannot parse "sinatra" as name-version[-platform]'
+      )
+    end
+
     it "maps every option" do
       run("-d", "vendor/cache", "--cache-dir", "/tmp/c", "-j", "32", "--per-host", "8",
           "--source", "https://gems.example.test", "--retries", "0", "--no-progress", "rack-3.0.8")

@@ -4,7 +4,9 @@ RSpec.describe Wow::Fetcher::Error do
   it "roots every wow-fetch error under StandardError" do
     expect(described_class.superclass).to eq(StandardError)
     [Wow::Fetcher::ChecksumMismatch, Wow::Fetcher::HTTPError, Wow::Fetcher::NetworkError,
-     Wow::Fetcher::DownloadError].each { |error| expect(error.superclass).to eq(described_class) }
+     Wow::Fetcher::DownloadError, Wow::Fetcher::ResolveError, Wow::Fetcher::InternalError].each do |error|
+      expect(error.superclass).to eq(described_class)
+    end
   end
 
   it "carries the fields of each kind" do

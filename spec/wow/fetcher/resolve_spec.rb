@@ -43,4 +43,18 @@ RSpec.describe Wow::Fetcher, ".resolve", mirror: true do
     expect(results).to all(be_ok)
     expect(Digest::SHA256.file(results.last.path).hexdigest).to eq(mirror.fixture("rack-3.0.9").sha256)
   end
+
+  # Issue 15: resolve used the instance's pool whatever the call said.
+  it "applies this call's client options (ca_file:, http1_only:) to the index requests" do
+    ENV.delete("SSL_CERT_FILE") # restored before the next example
+    fetcher = Wow::Fetcher.new(cache_dir: cache_dir)
+    expect { fetcher.resolve(["rack-test"], source: mirror.url) }.to raise_error(Wow::Fetcher::NetworkError, /TLS/)
+
+    mirror.reset_stats
+    items = fetcher.resolve(["rack-test"], source: mirror.url, ca_file: mirror.ca_file, http1_only: true)
+
+    expect(items.map { |item| item[:name] }).to eq(%w[rack-test rack])
+    expect(mirror.stats).to include("h2_connections" => 0)
+    expect(mirror.stats["http1_connections"]).to be_positive
+  end
 end

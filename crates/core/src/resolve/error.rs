@@ -24,4 +24,8 @@ pub enum ResolveError {
     Conflict { explanation: String },
     #[error("cancelled")]
     Cancelled,
+    /// The connection pool for this call's client options could not be built (an unreadable
+    /// CA bundle).
+    #[error("{0}")]
+    Client(String),
 }

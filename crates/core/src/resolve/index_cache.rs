@@ -23,7 +23,7 @@ use md5::Md5;
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::cache::{origin_dir, write_atomic};
+use crate::cache::{source_dir, write_atomic};
 
 const BUCKET: &str = "compact-index-v1";
 
@@ -50,14 +50,10 @@ pub(crate) struct IndexCache {
 
 impl IndexCache {
     pub(crate) fn new(cache_dir: &Path, source: &Url) -> Self {
-        let mut name = origin_dir(source);
-        let path = source.path().trim_end_matches('/');
-        if !path.is_empty() {
-            let digest = hex::encode(Sha256::digest(path.as_bytes()));
-            name = format!("{name}-{}", &digest[..16]);
-        }
         Self {
-            dir: cache_dir.join(BUCKET).join(name),
+            dir: cache_dir
+                .join(BUCKET)
+                .join(source_dir(source, source.path())),
         }
     }
 

@@ -15,7 +15,7 @@ use super::options::ResolveOptions;
 use crate::error::{Error, ErrorKind, InputError, NetworkFailure};
 use crate::gate::ConnectGate;
 use crate::redact::redacted;
-use crate::retry::{backoff, is_retryable, retry_after, transport_error};
+use crate::retry::{backoff, is_retryable, retry_after, send_error, transport_error};
 use crate::transfer::content_range;
 
 /// One source's index, fetched through a shared pool.
@@ -242,8 +242,11 @@ impl IndexClient {
         let first_contact = self.gate.pass().await;
         // Headers within a connect plus a read budget: a server that accepts and then says
         // nothing is a stall too.
-        let sent =
-            tokio::time::timeout(self.connect_timeout + self.read_timeout, request.send()).await;
+        let sent = tokio::time::timeout(
+            self.connect_timeout + self.read_timeout,
+            crate::client::send(request, &self.headers),
+        )
+        .await;
         if let Some(first) = first_contact {
             // Open even after a failure: the others then try on their own.
             first.connected();
@@ -255,7 +258,7 @@ impl IndexClient {
                     None,
                 ))
             }
-            Ok(Err(e)) => return Err((transport(&e), None)),
+            Ok(Err(e)) => return Err((send_error(&e, url), None)),
             Ok(Ok(response)) => response,
         };
         let status = response.status();

@@ -73,3 +73,62 @@ fn two_fetchers_on_one_cache_at_once_both_succeed() {
     // The entry lock makes the second fetcher wait and find each gem cached.
     assert_eq!(env.mirror.stats().requests, 30, "each gem fetched once");
 }
+
+/// Two sources on one host (`https://h/s/A`, `https://h/s/B`, as Gemfury or Artifactory serve
+/// them) offer a gem of the same name with different bytes. Issue 15: the cache keyed entries
+/// by host only, so without a SHA-256 source B got source A's file, in a later call and even
+/// within one call (the second job found the first one's entry under the same lock).
+#[test]
+fn sources_sharing_a_host_never_get_each_others_files() {
+    use wow_mirror::{Fault, FaultRule, PathMatch};
+    let env = env(&[20_000, 30_000], |config| {
+        for (source, gem) in [("A", "g0"), ("B", "g1")] {
+            config.faults.push(FaultRule::new(
+                PathMatch::exact(format!("/s/{source}/gems/x-1.0.0.gem")),
+                Fault::Redirect {
+                    status: 302,
+                    location: format!("/gems/{gem}-1.0.0.gem"),
+                },
+            ));
+        }
+    });
+    let fetcher = env.fetcher();
+    let from = |source: &str| {
+        let url = format!("{}/s/{source}/gems/x-1.0.0.gem", env.mirror.base_url());
+        Item::new("x", "1.0.0", None, None, &url).expect("item")
+    };
+    let digest = |outcome: &wow_fetch_core::Outcome| {
+        assert_eq!(outcome.status, Status::Downloaded, "{:?}", outcome.error);
+        let path = outcome.path.as_deref().expect("path");
+        assert_eq!(sha256_hex(path), outcome.sha256.expect("digest").to_hex());
+        outcome.sha256.expect("digest").to_hex()
+    };
+
+    // Separate calls on one cache.
+    let (a, _) = run(&fetcher, vec![from("A")], env.options());
+    let (b, _) = run(&fetcher, vec![from("B")], env.options());
+    assert_eq!(digest(&a[0]), env.gems[0].sha256, "source A");
+    assert_eq!(
+        digest(&b[0]),
+        env.gems[1].sha256,
+        "source B got source A's file"
+    );
+    assert_ne!(a[0].path, b[0].path);
+    let (again, _) = run(&fetcher, vec![from("A"), from("B")], env.options());
+    assert!(again.iter().all(|o| o.status == Status::Cached));
+    assert_eq!(
+        again[0].sha256.map(|d| d.to_hex()),
+        Some(env.gems[0].sha256.clone())
+    );
+    assert_eq!(
+        again[1].sha256.map(|d| d.to_hex()),
+        Some(env.gems[1].sha256.clone())
+    );
+
+    // Both in one call, into a fresh cache.
+    let mut options = env.options();
+    options.cache_dir = env.dir.path().join("cache-one-call");
+    let (both, _) = run(&fetcher, vec![from("A"), from("B")], options);
+    assert_eq!(digest(&both[0]), env.gems[0].sha256, "source A, one call");
+    assert_eq!(digest(&both[1]), env.gems[1].sha256, "source B, one call");
+}

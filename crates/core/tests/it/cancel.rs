@@ -34,7 +34,7 @@ fn cancel_stops_within_200ms_and_leaves_no_temp_files() {
     let cancelled_at = Instant::now();
     run.cancel_token().cancel();
     while run.next_batch(&mut events, 64) {}
-    let outcomes = run.wait();
+    let outcomes = run.wait().expect("outcomes");
     let latency = cancelled_at.elapsed();
     assert!(
         latency < Duration::from_millis(200),
@@ -111,7 +111,7 @@ fn a_waker_interrupts_a_wait_without_stopping_the_run() {
     assert!(events.is_empty(), "woken before any event: {events:?}");
     assert!(waited < Duration::from_millis(600), "woke after {waited:?}");
     while run.next_batch(&mut events, 64) {}
-    let outcomes = run.wait();
+    let outcomes = run.wait().expect("outcomes");
     assert_eq!(
         outcomes[0].status,
         Status::Downloaded,

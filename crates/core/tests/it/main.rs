@@ -4,7 +4,9 @@ mod support;
 
 mod cache;
 mod cancel;
+mod credentials;
 mod download;
+mod fairness;
 mod faults;
 mod memory;
 mod reliability;

@@ -95,7 +95,7 @@ pub fn run(fetcher: &Fetcher, items: Vec<Item>, options: RunOptions) -> (Vec<Out
     let mut run = fetcher.start(items, options, None).expect("start");
     let mut events = Vec::new();
     while run.next_batch(&mut events, 256) {}
-    (run.wait(), events)
+    (run.wait().expect("outcomes"), events)
 }
 
 /// Files under `dir` whose name marks them as in flight.
@@ -172,19 +172,11 @@ pub fn gem_files(dir: &Path) -> Vec<PathBuf> {
     files_with_extension(dir, "gem")
 }
 
-/// This test binary, to be run as the child half of a multi-process test: `test` is the full
-/// name of an `#[ignore]`d test that does nothing unless `var` is set.
-pub fn child(test: &str, var: &str, value: &str) -> std::process::Command {
-    let mut command = std::process::Command::new(std::env::current_exe().expect("test binary"));
-    command
-        .args([
-            test,
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(var, value);
+/// The child half of a multi-process test: `wow-fetch-test-child ROLE` (`tests/child.rs`)
+/// with `args`, one per line.
+pub fn child(role: &str, args: &str) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_wow-fetch-test-child"));
+    command.arg(role).env("WOW_TEST_CHILD_ARGS", args);
     command
 }
 
@@ -203,47 +195,4 @@ pub fn write_item_list(path: &Path, items: &[Item]) {
         })
         .collect();
     std::fs::write(path, text).expect("write item list");
-}
-
-pub fn read_item_list(path: &Path) -> Vec<Item> {
-    std::fs::read_to_string(path)
-        .expect("item list")
-        .lines()
-        .map(|line| {
-            let fields: Vec<&str> = line.split(' ').collect();
-            Item::new(fields[0], fields[1], None, Some(fields[2]), fields[3]).expect("item")
-        })
-        .collect()
-}
-
-/// The lines a parent test handed its child half through `var` (the child is this same test
-/// binary, re-entered); `None` unless this process is that child.
-pub fn child_args<const N: usize>(var: &str) -> Option<[String; N]> {
-    let spec = std::env::var(var).ok()?;
-    let lines: Vec<String> = spec.lines().map(str::to_owned).collect();
-    let count = lines.len();
-    Some(
-        lines
-            .try_into()
-            .unwrap_or_else(|_| panic!("{var}: expected {N} lines, got {count}")),
-    )
-}
-
-/// A `Fetcher` trusting the mirror's CA, for a child process (which has no `Env`).
-pub fn fetcher_trusting(ca: &str) -> Fetcher {
-    Fetcher::new(ClientOptions {
-        ca_file: Some(ca.into()),
-        ..ClientOptions::default()
-    })
-    .expect("fetcher")
-}
-
-/// A `kB` field of `/proc/self/status`, such as `VmRSS:` or `VmHWM:`.
-pub fn proc_status_kib(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("procfs");
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("field in /proc/self/status")
 }

@@ -1,7 +1,7 @@
 //! `kill -9` at random moments of a large run, at least 50 times: afterwards the cache and
 //! `dest` hold only whole, verified gems, and a rerun completes.
 //!
-//! The run is a child process (this test binary re-entered through `crash_child`), fetching
+//! The run is a child process (`wow-fetch-test-child crash`), fetching
 //! 40 gems of 40 KB to 1 MB at a throttled 1.5 MB/s per transfer, so a kill can land before
 //! the first request, mid-transfer, between verifying and renaming, or while placing into
 //! `dest`. When half the gems are cached they are deleted, so later runs still have work.
@@ -12,16 +12,10 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
-use wow_fetch_core::{RunOptions, Status};
 use wow_mirror::{Fault, FaultRule, PathMatch};
 
-use crate::support::{
-    child, child_args, env, fetcher_trusting, gem_files, read_item_list, sha256_hex, temp_files,
-    write_item_list,
-};
+use crate::support::{child, env, gem_files, sha256_hex, temp_files, write_item_list};
 
-const CHILD_ENV: &str = "WOW_CRASH_CHILD";
-const CHILD_TEST: &str = "reliability::crash::crash_child";
 /// Kills to aim for; the issue asks for at least 50.
 const KILLS: usize = 60;
 const MIN_KILLS: usize = 50;
@@ -60,7 +54,7 @@ fn kill_9_at_random_moments_leaves_only_whole_files() {
 
     // One undisturbed run measures how long a cold run takes.
     let cold_started = Instant::now();
-    let status = child(CHILD_TEST, CHILD_ENV, &spec)
+    let status = child("crash", &spec)
         .stdout(Stdio::null())
         .status()
         .expect("child");
@@ -73,7 +67,7 @@ fn kill_9_at_random_moments_leaves_only_whole_files() {
     let (mut kills, mut finished_first, mut wipes, mut verified) = (0usize, 0usize, 0usize, 0usize);
     while kills < KILLS && started.elapsed() < BUDGET {
         let delay = rng.random_range(Duration::ZERO..=longest);
-        let mut process = child(CHILD_TEST, CHILD_ENV, &spec)
+        let mut process = child("crash", &spec)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -101,7 +95,7 @@ fn kill_9_at_random_moments_leaves_only_whole_files() {
     let leftover_dest_parts = temp_files(&dest).len();
 
     // A rerun after the last kill completes, and everything it leaves is whole.
-    let output = child(CHILD_TEST, CHILD_ENV, &spec).output().expect("rerun");
+    let output = child("crash", &spec).output().expect("rerun");
     assert!(
         output.status.success(),
         "rerun failed: {}{}",
@@ -157,23 +151,5 @@ fn verify(dir: &Path, known: &HashMap<String, String>) -> usize {
 fn wipe(cache: &Path, dest: &Path) {
     for file in gem_files(cache).into_iter().chain(gem_files(dest)) {
         std::fs::remove_file(file).expect("wipe");
-    }
-}
-
-/// The child half: fetch the list into the cache and `dest`, fail loudly on any error.
-#[test]
-#[ignore = "entered by kill_9_at_random_moments_leaves_only_whole_files"]
-fn crash_child() {
-    let Some([list, ca, cache, dest]) = child_args::<4>(CHILD_ENV) else {
-        return;
-    };
-    let fetcher = fetcher_trusting(&ca);
-    let mut options = RunOptions::new(cache);
-    options.dest = Some(dest.into());
-    let outcomes = fetcher
-        .download_all(read_item_list(Path::new(&list)), options)
-        .expect("start");
-    for outcome in &outcomes {
-        assert_ne!(outcome.status, Status::Failed, "{:?}", outcome.error);
     }
 }

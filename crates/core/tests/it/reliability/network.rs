@@ -480,7 +480,7 @@ fn goaway_mid_run_fails_streams_in_flight_and_they_resume() {
     let (trigger_outcome, _) = run(&fetcher, vec![trigger], env.options());
     assert!(!trigger_outcome[0].is_ok(), "the trigger is not a gem");
     while run_handle.next_batch(&mut events, 64) {}
-    let outcomes = run_handle.wait();
+    let outcomes = run_handle.wait().expect("outcomes");
     for (outcome, gem) in outcomes.iter().zip(&env.gems) {
         assert_eq!(outcome.status, Status::Downloaded, "{:?}", outcome.error);
         assert_eq!(sha256_hex(outcome.path.as_ref().expect("path")), gem.sha256);

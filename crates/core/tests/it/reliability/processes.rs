@@ -1,21 +1,14 @@
 //! Eight processes fetch the same 80 gems into one cache (and one `dest`) at once: all
-//! succeed, every file is whole, and the mirror is asked for each gem about once — the
+//! succeed, every file is whole, and the mirror is asked for each gem exactly once — the
 //! per-entry lock in `cache.rs` makes the others wait and find it cached.
 
-use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use wow_fetch_core::{RunOptions, Status};
 use wow_mirror::{Fault, FaultRule, PathMatch};
 
-use crate::support::{
-    child, child_args, env, fetcher_trusting, gem_files, read_item_list, sha256_hex, temp_files,
-    write_item_list,
-};
+use crate::support::{child, env, gem_files, sha256_hex, temp_files, write_item_list};
 
-const CHILD_ENV: &str = "WOW_PROCESSES_CHILD";
-const CHILD_TEST: &str = "reliability::processes::processes_child";
 const PROCESSES: usize = 8;
 const GEMS: usize = 80;
 
@@ -49,7 +42,7 @@ fn eight_processes_share_one_cache_and_fetch_each_gem_once() {
                 go.display(),
                 ready_dir.join(n.to_string()).display()
             );
-            child(CHILD_TEST, CHILD_ENV, &spec)
+            child("processes", &spec)
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -135,32 +128,5 @@ fn eight_processes_share_one_cache_and_fetch_each_gem_once() {
     assert_eq!(
         stats.requests, GEMS as u64,
         "each gem fetched once: {per_gem:?}"
-    );
-}
-
-/// The child half: build the fetcher, say ready, wait for the go file, fetch, report.
-#[test]
-#[ignore = "entered by eight_processes_share_one_cache_and_fetch_each_gem_once"]
-fn processes_child() {
-    let Some([list, ca, cache, dest, go, ready]) = child_args::<6>(CHILD_ENV) else {
-        return;
-    };
-    let items = read_item_list(Path::new(&list));
-    let fetcher = fetcher_trusting(&ca);
-    std::fs::write(ready, b"").expect("ready");
-    while !Path::new(&go).exists() {
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    let mut options = RunOptions::new(cache);
-    options.dest = Some(dest.into());
-    let outcomes = fetcher.download_all(items, options).expect("start");
-    let count = |status| outcomes.iter().filter(|o| o.status == status).count();
-    for outcome in &outcomes {
-        assert_ne!(outcome.status, Status::Failed, "{:?}", outcome.error);
-    }
-    println!(
-        "\nprocesses_child downloaded={} cached={}",
-        count(Status::Downloaded),
-        count(Status::Cached)
     );
 }

@@ -1,20 +1,14 @@
 //! A soak: 10,000 downloads through one long-lived `Fetcher` (100 runs of 100 small gems,
 //! each run into an empty cache) with flat memory and file-descriptor counts.
 //!
-//! The fetcher lives in a child process (this test binary re-entered through `soak_child`)
+//! The fetcher lives in a child process (`wow-fetch-test-child soak`)
 //! so that its RSS and `/proc/self/fd` are not mixed with the mirror's or other tests'.
 //! `WOW_SOAK_DOWNLOADS` runs longer (rounded to whole runs of 100).
 
 use std::time::Instant;
 
-use wow_fetch_core::{RunOptions, Status};
+use crate::support::{child, env, write_item_list};
 
-use crate::support::{
-    child, child_args, env, fetcher_trusting, proc_status_kib, read_item_list, write_item_list,
-};
-
-const CHILD_ENV: &str = "WOW_SOAK_CHILD";
-const CHILD_TEST: &str = "reliability::soak::soak_child";
 const GEMS: usize = 100;
 const DEFAULT_DOWNLOADS: usize = 10_000;
 /// Runs before the baseline is taken: pools, buffers and allocator arenas reach their size.
@@ -39,7 +33,7 @@ fn ten_thousand_downloads_through_one_fetcher_keep_memory_and_fds_flat() {
         env.dir.path().join("caches").display()
     );
     let started = Instant::now();
-    let output = child(CHILD_TEST, CHILD_ENV, &spec).output().expect("child");
+    let output = child("soak", &spec).output().expect("child");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -77,53 +71,4 @@ fn ten_thousand_downloads_through_one_fetcher_keep_memory_and_fds_flat() {
         "fds grew from {fds_warm} to {fds_end}"
     );
     assert!(fds_max <= fds_warm + 64, "fds peaked at {fds_max}");
-}
-
-/// The child half: `runs` runs of the list, each into a fresh cache, on one `Fetcher`.
-#[test]
-#[ignore = "entered by ten_thousand_downloads_through_one_fetcher_keep_memory_and_fds_flat"]
-fn soak_child() {
-    let Some([list, ca, caches, runs]) = child_args::<4>(CHILD_ENV) else {
-        return;
-    };
-    let runs: usize = runs.parse().expect("runs");
-    let items = read_item_list(std::path::Path::new(&list));
-    let fetcher = fetcher_trusting(&ca);
-    let started = Instant::now();
-    let (mut downloads, mut rss_warm, mut fds_warm, mut rss_max, mut fds_max) = (0, 0, 0, 0, 0);
-    // RSS after each quarter of the runs: a leak shows as a steady climb, noise does not.
-    let mut quarters = Vec::new();
-    for run in 0..runs {
-        let cache = std::path::Path::new(&caches).join(run.to_string());
-        let outcomes = fetcher
-            .download_all(items.clone(), RunOptions::new(&cache))
-            .expect("start");
-        for outcome in &outcomes {
-            assert_eq!(outcome.status, Status::Downloaded, "{:?}", outcome.error);
-        }
-        downloads += outcomes.len();
-        std::fs::remove_dir_all(&cache).expect("clean cache");
-        let (rss, fds) = (proc_status_kib("VmRSS:"), fd_count());
-        rss_max = rss_max.max(rss);
-        fds_max = fds_max.max(fds);
-        if run + 1 == WARM_UP_RUNS {
-            (rss_warm, fds_warm) = (rss, fds);
-        }
-        if (run + 1) % runs.div_ceil(4) == 0 {
-            quarters.push(rss.to_string());
-        }
-    }
-    println!(
-        "\nsoak downloads={downloads} runs={runs} rss_warm_kib={rss_warm} rss_end_kib={} \
-         rss_max_kib={rss_max} rss_quarters_kib={} fds_warm={fds_warm} fds_end={} \
-         fds_max={fds_max} secs={}",
-        proc_status_kib("VmRSS:"),
-        quarters.join(","),
-        fd_count(),
-        started.elapsed().as_secs()
-    );
-}
-
-fn fd_count() -> u64 {
-    std::fs::read_dir("/proc/self/fd").expect("procfs").count() as u64
 }
