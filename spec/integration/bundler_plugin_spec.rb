@@ -140,6 +140,14 @@ RSpec.describe "Bundler plugin (plugins.rb)", bundler: true do
     expect(out).to match(/^wow-fetch: prepared #{expected.size} packages in \d+\.\d\ds$/)
     expect(out).to include("Bundle complete!")
     expect(@mirror.gem_downloads.reject { |file, _| file.start_with?("wow-fetch-") }).to eq(expected.to_h { |file| [file, 1] })
+    # Bundler asked for none of them: every request for a .gem came from wow-fetch.
+    agents = @mirror.requests_seen.filter_map do |request|
+      next unless request["path"].start_with?("/gems/") && !request["path"].start_with?("/gems/wow-fetch-")
+
+      request["headers"].find { |name, _| name.casecmp?("user-agent") }&.last
+    end
+    expect(agents.size).to be >= expected.size
+    expect(agents).to all(start_with("wow-fetch/"))
   end
 
   def path_plugin
