@@ -25,7 +25,8 @@ module Wow
 
         dependencies, optional = evaluate(gemfile)
         requested = dependencies.flat_map(&:groups).uniq - without - optional + with
-        requested &= only unless only.empty?
+        # `only` came with Bundler 2.4; an older Bundler ignores the setting, and so do we.
+        requested &= only unless only.empty? || !::Bundler::Settings::ARRAY_KEYS.include?("only")
         dependencies.reject { |dependency| dependency.groups.intersect?(requested) }.map(&:name)
       end
 
