@@ -3,6 +3,7 @@
 require "fileutils"
 require "open3"
 require "rbconfig"
+require "rubygems/package"
 
 # The precompiled platform gem, named as rake-compiler names it: `rake native:x86_64-linux gem`
 # builds the extension once per Ruby minor of the compatibility matrix and then
@@ -34,7 +35,7 @@ module WowFetchNative
   ZIGBUILD_VERSION = "0.24.1"
 
   # The source gem's Rust inputs: the platform gem has no extension to build.
-  RUST_SOURCES = %w[Cargo.toml Cargo.lock .cargo/** crates/** ext/**].freeze
+  RUST_SOURCES = %r{\A(?:Cargo\.(?:toml|lock)\z|\.cargo/|crates/|ext/)}
 
   # What the library may need from the system. libruby is absent on purpose: the Ruby that
   # loads the library provides its symbols, whether it links libruby statically (rbenv,
@@ -195,8 +196,7 @@ module WowFetchNative
     spec.platform = Gem::Platform.new(PLATFORM)
     spec.extensions = []
     libraries = minors.map { |m| "lib/wow/fetch/#{m}/wow_fetch.so" }
-    spec.files = spec.files.reject { |f| RUST_SOURCES.any? { |p| File.fnmatch?(p, f, File::FNM_PATHNAME | File::FNM_DOTMATCH) } } +
-                 libraries
+    spec.files = spec.files.grep_v(RUST_SOURCES) + libraries
     spec.required_ruby_version = required_ruby_version(minors)
     spec
   end
