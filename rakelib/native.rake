@@ -12,8 +12,8 @@ require "rubygems/package"
 #
 # Each build links against glibc 2.17 through `cargo zigbuild` (zig's glibc stubs), so the
 # library loads on any x86_64 Linux with glibc >= 2.17 (CentOS 7, Debian 8, Ubuntu 14.04 and
-# later) although this machine has glibc 2.36; 2.17 is the oldest zig offers and the manylinux2014
-# baseline Python's wheels use. zig and cargo-zigbuild come from PyPI into tmp/tools/ (the
+# later) although this machine has glibc 2.36; 2.17 is the oldest glibc Rust supports and the
+# manylinux2014 baseline of Python's wheels. A plain build here needs GLIBC_2.34. zig and cargo-zigbuild come from PyPI into tmp/tools/ (the
 # checkout is all the Debian 13 root filesystem sees of this machine, apart from the Rust
 # toolchain).
 module WowFetchNative
@@ -165,9 +165,9 @@ module WowFetchNative
   # Gem::Requirement is a conjunction, so "3.1 or 3.3" cannot be one range: the range from the
   # oldest to the newest built minor, minus each version of a minor in between that has no
   # library. RubyGems compares Gem.ruby_version, which is RUBY_VERSION for a release and e.g.
-  # 3.2.0.preview1 or 3.2.0.dev for the others. Ruby 3.2 reached its end of life in March 2026,
-  # so its list of releases is final; the exclusions run past its last one (3.2.9 when this was
-  # written) anyway, which costs nothing.
+  # 3.2.0.preview1 or 3.2.0.dev for the others. Ruby 3.2 passed its end of life in March 2026,
+  # so its list of releases should be final; the exclusions run to 3.2.15 to leave a margin past
+  # its last release, which costs nothing.
   def required_ruby_version(minors = RUBIES.keys)
     versions = minors.map { |m| Gem::Version.new(m) }.sort
     major, newest = versions.last.segments
