@@ -13,9 +13,9 @@ require "rubygems/package"
 # Each build links against glibc 2.17 through `cargo zigbuild` (zig's glibc stubs), so the
 # library loads on any x86_64 Linux with glibc >= 2.17 (CentOS 7, Debian 8, Ubuntu 14.04 and
 # later) although this machine has glibc 2.36; 2.17 is the oldest glibc Rust supports and the
-# manylinux2014 baseline of Python's wheels. A plain build here needs GLIBC_2.34. zig and cargo-zigbuild come from PyPI into tmp/tools/ (the
-# checkout is all the Debian 13 root filesystem sees of this machine, apart from the Rust
-# toolchain).
+# manylinux2014 baseline of Python's wheels. A plain build here needs GLIBC_2.34. zig and
+# cargo-zigbuild come from PyPI into tmp/tools/ (the checkout is all the Debian 13 root
+# filesystem sees of this machine, apart from the Rust toolchain).
 module WowFetchNative
   extend Rake::FileUtilsExt # `sh` outside a task
 
@@ -29,8 +29,7 @@ module WowFetchNative
   # keeps RubyGems from choosing this gem for it.
   RUBIES = { "3.1" => nil, "3.3" => "trixie" }.freeze
 
-  # Pinned, so a release is reproducible: zig 0.15 is the newest series cargo-zigbuild 0.24
-  # documents.
+  # Pinned, so a release is reproducible: the pair this gem was built and tested with.
   ZIG_VERSION = "0.15.2"
   ZIGBUILD_VERSION = "0.24.1"
 
@@ -92,10 +91,11 @@ module WowFetchNative
       "ZIG_GLOBAL_CACHE_DIR" => File.join(dir, "zig-cache")
     }
     # The release profile, stripped of symbols: 7.7 MB instead of the 9.2 MB of an unstripped
-    # release build for Ruby 3.1; a panic's backtrace then shows addresses only. Run from ext/, not the root:
-    # zig 0.15 reports its lib directory relative to the working directory when it lies below it
-    # (tmp/tools/…), cargo-zigbuild hands that to bindgen as include paths, and bindgen runs in
-    # rb-sys's directory, where they resolve to nothing ("'stdarg.h' file not found").
+    # release build for Ruby 3.1; a panic's backtrace then shows addresses only.
+    # Run from ext/, not the root: zig 0.15 reports its lib directory relative to the working
+    # directory when it lies below it (tmp/tools/…), cargo-zigbuild hands that to bindgen as
+    # include paths, and bindgen runs in rb-sys's directory, where they resolve to nothing
+    # ("'stdarg.h' file not found").
     sh env, "cargo", "zigbuild", "--release", "--config", "profile.release.strip=true", "-p", "wow-fetch-ext",
        "--target", "#{RUST_TARGET}.#{GLIBC}", chdir: File.join(ROOT, "ext")
     built = File.join(dir, RUST_TARGET, "release", "libwow_fetch.so")
@@ -171,6 +171,9 @@ module WowFetchNative
   def required_ruby_version(minors = RUBIES.keys)
     versions = minors.map { |m| Gem::Version.new(m) }.sort
     major, newest = versions.last.segments
+    # The gaps below are counted in minors of one major; Ruby 4 will need its own rule.
+    raise "minors of more than one major: #{minors.join(", ")}" unless versions.all? { |v| v.segments[0] == major }
+
     requirement = [">= #{versions.first}", "< #{major}.#{newest + 1}.dev"]
     (versions.first.segments[1]...newest).each do |m|
       next if minors.include?("#{major}.#{m}")
