@@ -64,8 +64,11 @@ module WowFetchNative
 
     partial = "#{tools_dir}.partial"
     FileUtils.rm_rf(partial)
+    # --target installs into a directory of its own, which Debian's externally-managed Python
+    # allows, as root too.
     sh "python3", "-m", "pip", "install", "--disable-pip-version-check", "--quiet", "--no-compile",
-       "--target", partial, "ziglang==#{ZIG_VERSION}", "cargo-zigbuild==#{ZIGBUILD_VERSION}"
+       "--root-user-action=ignore", "--target", partial,
+       "ziglang==#{ZIG_VERSION}", "cargo-zigbuild==#{ZIGBUILD_VERSION}"
     FileUtils.rm_rf(tools_dir)
     File.rename(partial, tools_dir)
   end
