@@ -123,8 +123,8 @@ module WowFetchNative
            "rake", "native:#{PLATFORM}:this_ruby", "WOW_FETCH_EXPECT_MINOR=#{want}"
       end
       check_library(want)
-      puts format("native: Ruby %<minor>s library built in %<s>.0f s", minor: want,
-                                                                       s: Process.clock_gettime(Process::CLOCK_MONOTONIC) - started)
+      took = Process.clock_gettime(Process::CLOCK_MONOTONIC) - started
+      $stderr.puts format("native: Ruby %<minor>s library built in %<s>.0f s", minor: want, s: took)
     end
   end
 
@@ -145,7 +145,7 @@ module WowFetchNative
     out = capture("objdump", "-h", path)
     raise "#{path} is not stripped (it has .symtab or .debug sections)" if out.match?(/\s\.(symtab|debug_\w+)\s/)
 
-    puts format("native: %<path>s: %<mb>.2f MB, highest symbol GLIBC_%<glibc>s, needs %<needed>s",
+    $stderr.puts format("native: %<path>s: %<mb>.2f MB, highest symbol GLIBC_%<glibc>s, needs %<needed>s",
                 path: path.delete_prefix("#{ROOT}/"), mb: File.size(path) / 1e6, glibc: glibc,
                 needed: needed(path).join(" "))
   end
@@ -225,7 +225,7 @@ module WowFetchNative
       built = Gem::Package.build(spec)
       FileUtils.mv(built, out)
     end
-    puts format("native: %<gem>s: %<mb>.2f MB", gem: out.delete_prefix("#{ROOT}/"), mb: File.size(out) / 1e6)
+    $stderr.puts format("native: %<gem>s: %<mb>.2f MB", gem: out.delete_prefix("#{ROOT}/"), mb: File.size(out) / 1e6)
   end
 end
 
