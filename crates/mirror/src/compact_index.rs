@@ -19,6 +19,10 @@ pub(crate) struct IndexedGem {
 }
 
 pub(crate) struct CompactIndex {
+    /// `/`: RubyGems before 3.5 (Ruby 3.1's 3.3.15 among them) sends `HEAD /` to decide whether
+    /// a source has the compact index, and falls back to the full index (`specs.4.8.gz`, which
+    /// this mirror does not serve) when it fails; later versions ask for `/versions` instead.
+    pub root: Resource,
     pub versions: Resource,
     pub names: Resource,
     pub info: HashMap<String, Resource>,
@@ -53,6 +57,10 @@ impl CompactIndex {
             info.insert(name.to_owned(), info_file);
         }
         Self {
+            root: index_file(
+                "wow-mirror: a gem source (/versions, /info/NAME, /gems/FILE)\n".to_owned(),
+                created_at,
+            ),
             versions: index_file(versions, created_at),
             names: index_file(names, created_at),
             info,

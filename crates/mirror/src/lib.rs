@@ -1,7 +1,8 @@
 //! wow-mirror: a local HTTPS mirror of a RubyGems source for wow-fetch's tests and benchmarks.
 //!
 //! It serves `/gems/NAME.gem` from a directory and the compact index (`/versions`, `/info/NAME`,
-//! `/names`) built from those gems, over h2 or HTTP/1.1 with a CA made at start, and can inject
+//! `/names`) built from those gems, plus any `quick/Marshal.4.8/NAME.gemspec.rz` files found in
+//! the directory (for `gem install`), over h2 or HTTP/1.1 with a CA made at start, and can inject
 //! faults (statuses, resets, truncation, corruption, stalls, slow links) and count what clients
 //! do (connections, protocols, ranges, bytes). Use it in-process with [`Mirror::start`], or as
 //! the `wow-mirror` binary, which adds `/_stats` and `/_faults` control endpoints for tests in

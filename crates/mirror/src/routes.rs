@@ -120,6 +120,9 @@ async fn respond(
 
 async fn lookup(shared: &Arc<Shared>, path: &str) -> std::io::Result<Option<Resource>> {
     let index = &shared.index;
+    if path == "/" {
+        return Ok(Some(index.root.clone()));
+    }
     if path == "/versions" {
         return Ok(Some(index.versions.clone()));
     }
@@ -129,11 +132,18 @@ async fn lookup(shared: &Arc<Shared>, path: &str) -> std::io::Result<Option<Reso
     if let Some(name) = path.strip_prefix("/info/") {
         return Ok(index.info.get(name).cloned());
     }
+    let gems = Arc::clone(&shared.gems);
+    // File reads and first-time hashing block; keep them off the reactor.
+    if let Some(file) = path.strip_prefix("/quick/Marshal.4.8/") {
+        let file = file.to_owned();
+        return tokio::task::spawn_blocking(move || gems.get_quick_spec(&file))
+            .await
+            .map_err(std::io::Error::other)?;
+    }
     let Some(file) = path.strip_prefix("/gems/") else {
         return Ok(None);
     };
-    let (gems, file) = (Arc::clone(&shared.gems), file.to_owned());
-    // File reads and first-time hashing block; keep them off the reactor.
+    let file = file.to_owned();
     tokio::task::spawn_blocking(move || gems.get(&file))
         .await
         .map_err(std::io::Error::other)?

@@ -74,6 +74,13 @@ pub(crate) fn is_gem_file_name(file: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+'))
 }
 
+/// Whether `file` may name a gem's quick specification, `FULL_NAME.gemspec.rz`, by the rules of
+/// [`is_gem_file_name`].
+pub(crate) fn is_quick_spec_name(file: &str) -> bool {
+    file.strip_suffix(".gemspec.rz")
+        .is_some_and(|full_name| is_gem_file_name(&format!("{full_name}.gem")))
+}
+
 impl GemStore {
     pub(crate) fn new(dir: PathBuf) -> Self {
         Self {
@@ -104,23 +111,40 @@ impl GemStore {
         if !is_gem_file_name(file) {
             return Ok(None);
         }
-        let path = self.dir.join(file);
-        let Some((len, modified)) = stat(&path)? else {
+        self.read(file, &self.dir.join(file))
+    }
+
+    /// `quick/Marshal.4.8/FILE` below the directory, or `None` if absent (blocking): the
+    /// zlib-deflated Marshal dump of a gem's specification, which `gem install` fetches for the
+    /// gem it chose from the compact index. The mirror cannot write Ruby's Marshal format, so
+    /// whoever fills the directory writes these files too, when a test needs `gem install`
+    /// (`Zlib::Deflate.deflate(Marshal.dump(spec))`, as rubygems.org's indexer does).
+    pub(crate) fn get_quick_spec(&self, file: &str) -> io::Result<Option<Resource>> {
+        if !is_quick_spec_name(file) {
+            return Ok(None);
+        }
+        let path = self.dir.join("quick").join("Marshal.4.8").join(file);
+        self.read(&format!("quick/{file}"), &path)
+    }
+
+    /// The file at `path`, cached under `key` until its size or mtime changes.
+    fn read(&self, key: &str, path: &Path) -> io::Result<Option<Resource>> {
+        let Some((len, modified)) = stat(path)? else {
             return Ok(None);
         };
-        if let Some(hit) = self.lock().get(file) {
+        if let Some(hit) = self.lock().get(key) {
             if hit.len == len && hit.modified == modified {
                 return Ok(Some(hit.resource.clone()));
             }
         }
-        let body = match std::fs::read(&path) {
+        let body = match std::fs::read(path) {
             Ok(body) => Bytes::from(body),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),
         };
         let resource = Resource::new(body, modified, "application/octet-stream");
         self.lock().insert(
-            file.to_owned(),
+            key.to_owned(),
             Cached {
                 len,
                 modified,
@@ -170,6 +194,25 @@ mod tests {
             "a\0.gem",
         ] {
             assert!(!is_gem_file_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn quick_spec_names() {
+        for ok in [
+            "rack-3.0.9.gemspec.rz",
+            "wow-fetch-0.1.0-x86_64-linux.gemspec.rz",
+        ] {
+            assert!(is_quick_spec_name(ok), "{ok}");
+        }
+        for bad in [
+            ".gemspec.rz",
+            "../x.gemspec.rz",
+            "a/b.gemspec.rz",
+            "rack-3.0.9.gem",
+            "rack-3.0.9.gemspec",
+        ] {
+            assert!(!is_quick_spec_name(bad), "{bad}");
         }
     }
 }
