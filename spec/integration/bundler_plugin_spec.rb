@@ -124,6 +124,19 @@ RSpec.describe "Bundler plugin (plugins.rb)", bundler: true do
     run_bundle(@app, "install", env: env)
   end
 
+  # The same install timed, for bin/matrix's report (WOW_MATRIX_REPORT): a figure to read, not a
+  # pass mark (the mirror is local, without a WAN's latency).
+  def timed_bundle_install(label, env: {})
+    started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+    out = bundle_install(env: env)
+    seconds = Process.clock_gettime(Process::CLOCK_MONOTONIC) - started
+    if (report = ENV["WOW_MATRIX_REPORT"])
+      cell = "Ruby #{RUBY_VERSION}, Bundler #{BUNDLER_VERSION || Bundler::VERSION}"
+      File.open(report, "a") { |file| file.puts format("%-36s %-34s %6.2f s", cell, label, seconds) }
+    end
+    out
+  end
+
   def installed_gems(bundle_path = File.join(@dir, "bundle"))
     Dir[File.join(bundle_path, "ruby", "*", "specifications", "*.gemspec")].map { |path| File.basename(path, ".gemspec") + ".gem" }
   end
@@ -172,7 +185,7 @@ RSpec.describe "Bundler plugin (plugins.rb)", bundler: true do
     end
 
     it "fetches every gem exactly once, by wow-fetch, and the install succeeds" do
-      out = bundle_install
+      out = timed_bundle_install("bundle install, with the plugin")
       expect(out).to include("Installed plugin wow-fetch")
       expect(out).not_to include("plugin paths don't exist")
       expect_fetched_once_by_wow_fetch(out)
@@ -213,7 +226,7 @@ RSpec.describe "Bundler plugin (plugins.rb)", bundler: true do
     end
 
     it "can be switched off with WOW_FETCH_PLUGIN=0 (Bundler then downloads everything itself)" do
-      out = bundle_install(env: { "WOW_FETCH_PLUGIN" => "0" })
+      out = timed_bundle_install("bundle install, plugin off", env: { "WOW_FETCH_PLUGIN" => "0" })
       expect(out).not_to include("wow-fetch:")
       expect(@mirror.gem_downloads).to eq(installed_from_mirror.to_h { |file| [file, 1] })
     end
