@@ -153,6 +153,28 @@ RSpec.describe "Wow::Fetch::BundlerCache" do
                                   "https://key:@private.example.test/gems/secret_sauce-2.0.0.gem")
   end
 
+  it "warns, at warning level, when it cannot read the lockfile's CHECKSUMS (downloads go unverified)" do
+    script = <<~'RUBY'
+      require "bundler"
+      require "wow/fetch/bundler_cache"
+      Bundler.ui = Bundler::UI::Shell.new # a plain script's Bundler.ui prints nothing
+      broken = Module.new do
+        def read(path, **)
+          raise Wow::Fetch::Lockfile::ParseError.new("cannot parse spec \"x\"", path: path, line_number: 3)
+        end
+      end
+      Wow::Fetch::Lockfile.singleton_class.prepend(broken)
+      entries = Wow::Fetch::BundlerCache.new(Bundler.definition).entries
+      puts entries.count { |e| e.item[:sha256] }
+    RUBY
+    env = { "BUNDLE_GEMFILE" => File.join(@app, "Gemfile"), "HOME" => @home, "BUNDLE_USER_HOME" => nil,
+            "BUNDLE_PATH" => File.join(@dir, "bundle"), "BUNDLE_APP_CONFIG" => nil, "RUBYLIB" => child_rubylib }
+    out, err, status = Open3.capture3(env.compact, RbConfig.ruby, "-e", script, chdir: @app)
+    expect(status).to be_success, err
+    expect(out.strip).to eq("0")
+    expect((out + err).scan(/^wow-fetch: not verifying downloads against the lockfile's CHECKSUMS: .*cannot parse spec "x"/).size).to eq(1)
+  end
+
   it "leaves out groups Bundler will not install" do
     expect(urls(entries("BUNDLE_WITHOUT" => "test")).grep(/rack/)).to be_empty
   end
