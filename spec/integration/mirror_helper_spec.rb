@@ -8,12 +8,14 @@ require_relative "mirror_helper"
 # they ignored CARGO_TARGET_DIR, and skipped in CI too).
 RSpec.describe WowIntegration do
   around do |example|
-    saved = ENV.to_h.slice("CARGO_TARGET_DIR", "CI")
+    names = %w[CARGO_TARGET_DIR CI WOW_MIRROR_BIN]
+    saved = ENV.to_h.slice(*names)
+    ENV.delete("WOW_MIRROR_BIN") # bin/matrix names one binary for every Ruby; these look for it
     Dir.mktmpdir("wow-target") do |dir|
       @target = dir
       example.run
     ensure
-      %w[CARGO_TARGET_DIR CI].each { |name| saved.key?(name) ? ENV[name] = saved[name] : ENV.delete(name) }
+      names.each { |name| saved.key?(name) ? ENV[name] = saved[name] : ENV.delete(name) }
     end
   end
 
