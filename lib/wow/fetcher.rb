@@ -30,7 +30,7 @@ module Wow
   #   +source:+ ["https://rubygems.org"], +concurrency:+ [16], +per_host:+ [= concurrency],
   #   +retries:+ [3], +connect_timeout:+ [10], +read_timeout:+ [30], +raise_on_failure:+
   #   [true], +progress:+ [:auto] (+:bar+, +:plain+, false), +progress_interval:+ [0.1],
-  #   +headers:+ [{}], and beyond SPEC.md +ca_file:+ [$SSL_CERT_FILE], +http1_only:+
+  #   +headers:+ [{}], +ca_file:+ [$SSL_CERT_FILE], +http1_only:+
   #   [false] and +resolve:+ [false] (+gems+ are requirements for #resolve). Per-call options override the instance's; +nil+ means the default.
   #
   #   The block, if given, receives every Event on the calling thread. An exception raised

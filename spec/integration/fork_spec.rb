@@ -1,7 +1,7 @@
 # frozen_string_literal: true
 
 # A fork after use works in the child: the engine (runtime and pool) is rebuilt there, and the
-# parent's keeps working (SPEC.md section 2, "Fork safety").
+# parent's keeps working (README.md, "What you can rely on": fork).
 RSpec.describe "fork", mirror: true do
   def download_in_child(fetcher, name)
     reader, writer = IO.pipe

@@ -1,7 +1,7 @@
 # frozen_string_literal: true
 
 # Ctrl-C, Thread#raise, Thread#kill and an exception in the block cancel every transfer within
-# 0.2 s, remove temp files, and propagate (SPEC.md section 2, "Interrupts").
+# 0.2 s, remove temp files, and propagate (README.md, "What you can rely on": interrupts).
 RSpec.describe "Interrupting a download", mirror: true do
   # Every gem of the call crawls, so nothing can finish before the interrupt.
   SLOW = %w[nokogiri-1.16.2-x86_64-linux sqlite3-1.7.2-x86_64-linux pg-1.5.5-x86_64-linux].freeze

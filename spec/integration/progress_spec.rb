@@ -1,6 +1,6 @@
 # frozen_string_literal: true
 
-# What a call without a block prints on file descriptor 2 (SPEC.md section 1, `progress:`).
+# What a call without a block prints on file descriptor 2 (README.md, the `progress:` option).
 RSpec.describe "progress output", mirror: true do
   NAMES = %w[rack-3.0.9 i18n-1.14.1].freeze
 

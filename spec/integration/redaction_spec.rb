@@ -1,7 +1,7 @@
 # frozen_string_literal: true
 
 # Credentials in a URL are sent to that host and shown nowhere: not in results, events,
-# messages or inspect output (SPEC.md section 2, "Security").
+# messages or inspect output (README.md, "What you can rely on": security).
 RSpec.describe "credential redaction", mirror: true do
   SECRET = "s3cretPa55"
 

@@ -1,7 +1,7 @@
 # frozen_string_literal: true
 
 # Several Ruby threads may call download_all at once, on one instance or several, sharing the
-# cache safely; so may several processes (SPEC.md section 2, "Threads", "Cache").
+# cache safely; so may several processes (README.md, "What you can rely on": threads, the cache).
 RSpec.describe "concurrent calls", mirror: true do
   SETS = [%w[actionpack-7.1.3 actionview-7.1.3 activejob-7.1.3], %w[bigdecimal-3.1.6 builder-3.2.4 crass-1.0.6],
           %w[actionpack-7.1.3 bigdecimal-3.1.6 minitest-5.22.2]].freeze

@@ -4,7 +4,7 @@ require "pathname"
 require "set"
 
 # Wow::Fetcher.download_all and Wow::Fetcher#download_all against the local mirror: the item
-# forms, the options, and what comes back (SPEC.md section 1).
+# forms, the options, and what comes back (README.md, "Usage").
 RSpec.describe Wow::Fetcher, mirror: true do
   describe "items" do
     it "accepts a Hash with Symbol keys and returns a complete Result" do

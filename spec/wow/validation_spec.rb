@@ -1,7 +1,7 @@
 # frozen_string_literal: true
 
 # Bad input is an ArgumentError with an exact message, raised before any network traffic
-# (SPEC.md section 1, "Unknown options, ..."). Converted in ext/src/ruby_api/convert.rs.
+# (README.md, "Options": bad input is an ArgumentError). Converted in ext/src/ruby_api/convert.rs.
 RSpec.describe "Wow::Fetcher input validation", mirror: true do
   def refusal(gems, **options)
     fetch(gems, **options)

@@ -19,7 +19,7 @@ use super::fetcher_class;
 /// overrides a value set on the `Fetcher`), `Some(Some(value))`.
 type Setting<T> = Option<Option<T>>;
 
-/// `progress:`, see SPEC.md.
+/// `progress:`, as the options table of README.md describes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Progress {
     /// A live view when stderr is a TTY and no block was given; nothing otherwise.

@@ -42,7 +42,7 @@ impl Fetcher {
         Ok(())
     }
 
-    /// `download_all(gems, **options) { |event| ... }`, see SPEC.md section 1.
+    /// `download_all(gems, **options) { |event| ... }`, see README.md, "Usage".
     fn download_all(ruby: &Ruby, rb_self: &Self, args: &[Value]) -> Result<RArray, Error> {
         let (gems, call, engine) = rb_self.prepare(ruby, args)?;
         let items = if call.resolve {

@@ -1,6 +1,6 @@
 # frozen_string_literal: true
 
-# The events a block receives during a real run (SPEC.md section 1, "Events").
+# The events a block receives during a real run (README.md, "Events").
 RSpec.describe "Wow::Fetcher events", mirror: true do
   it "gives every item one :started and exactly one terminal event, with consistent totals" do
     names = %w[activerecord-7.1.3 railties-7.1.3 crass-1.0.6]
