@@ -15,8 +15,6 @@ require_relative "mirror_helper"
 # installs (platform variants, `without` and optional groups), and the URL each source is
 # fetched from (mirrors, credentials) against Bundler's own Source::Rubygems::Remote.
 RSpec.describe "wow-fetch --lockfile agrees with Bundler", bundler: true do
-  BUNDLER = ENV["WOW_BUNDLER_VERSION"]
-
   before(:all) do
     reason = WowIntegration.missing
     raise "cannot compare with Bundler: #{reason}" if reason
@@ -43,21 +41,16 @@ RSpec.describe "wow-fetch --lockfile agrees with Bundler", bundler: true do
 
   # Ruby with the cell's Bundler activated.
   def ruby_with_bundler
-    [RbConfig.ruby, "-e", %(gem "bundler", "= #{BUNDLER || Bundler::VERSION}"; load ARGV.shift)]
+    [RbConfig.ruby, "-e", %(gem "bundler", "= #{WowIntegration.bundler_version || Bundler::VERSION}"; load ARGV.shift)]
   end
 
   def env(extra = {})
-    {
-      "HOME" => @home, "BUNDLE_USER_HOME" => nil, "BUNDLE_APP_CONFIG" => nil, "BUNDLE_GEMFILE" => nil,
-      "BUNDLE_PATH" => File.join(@dir, "bundle"), "GEM_HOME" => nil, "GEM_PATH" => nil, "RUBYOPT" => nil,
-      "RUBYLIB" => nil, "WOW_CACHE_DIR" => File.join(@dir, "wow-cache"), "WOW_FETCH_PLUGIN" => "0",
-      **WowIntegration.rust_toolchain_env,
-    }.merge(@mirror.env).merge(extra)
+    WowIntegration.isolated_bundler_env(home: @home, bundle_path: File.join(@dir, "bundle"), cache_dir: File.join(@dir, "wow-cache"))
+                  .merge("WOW_FETCH_PLUGIN" => "0").merge(@mirror.env).merge(extra)
   end
 
   def bundle(*args, env: {})
-    command = BUNDLER ? ["bundle", "_#{BUNDLER}_"] : ["bundle"]
-    out, status = Open3.capture2e(env(env), *command, *args, chdir: @app)
+    out, status = Open3.capture2e(env(env), *WowIntegration.bundle_command, *args, chdir: @app)
     raise "bundle #{args.join(" ")} failed:\n#{out}" unless status.success?
 
     out

@@ -6,12 +6,11 @@ require "wow/fetch/bundler_plugin"
 # Bundler never waited for. That must stop the real downloads inside the extension (the thread
 # is killed while download_all has released the GVL), promptly and without leftovers.
 RSpec.describe "Bundler plugin: cancelling the prefetch", mirror: true do
-  SLOW_GEMS = %w[nokogiri-1.16.2-x86_64-linux sqlite3-1.7.2-x86_64-linux].freeze
-
   it "cancels transfers still in flight through the extension, leaving no temp files" do
-    SLOW_GEMS.each { |name| throttle(name, 20_000) } # each would take minutes
+    slow_gems = %w[nokogiri-1.16.2-x86_64-linux sqlite3-1.7.2-x86_64-linux]
+    slow_gems.each { |name| throttle(name, 20_000) } # each would take minutes
     dest = File.join(tmp, "bundle-cache")
-    entries = SLOW_GEMS.map do |full_name|
+    entries = slow_gems.map do |full_name|
       name, version, platform = full_name.match(/\A(.+?)-(\d[^-]*)-(.+)\z/).captures
       Wow::Fetch::BundlerCache::Entry.new(
         spec: Struct.new(:full_name).new(full_name),
@@ -34,7 +33,7 @@ RSpec.describe "Bundler plugin: cancelling the prefetch", mirror: true do
     started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
     expect(prefetch.finish(0.1)).to be_nil
     expect(Process.clock_gettime(Process::CLOCK_MONOTONIC) - started).to be < 1
-    expect(prefetch.wait_for(SLOW_GEMS.first)).to be(true) # released, not hanging
+    expect(prefetch.wait_for(slow_gems.first)).to be(true) # released, not hanging
     expect(leftovers(tmp)).to be_empty
     expect(Dir.glob(File.join(dest, "*.gem"))).to be_empty
   end

@@ -16,8 +16,6 @@ require_relative "mirror_helper"
 # holding the built wow-fetch gems (source and platform gem) that the mirror publishes for the
 # `plugin "wow-fetch"` route. Tagged `bundler: true`: `rake spec` leaves these to bin/matrix.
 RSpec.describe "Bundler plugin (plugins.rb)", bundler: true do
-  BUNDLER_VERSION = ENV["WOW_BUNDLER_VERSION"]
-
   before(:all) do
     reason = WowIntegration.missing
     raise "cannot run the Bundler plugin specs: #{reason}" if reason
@@ -48,7 +46,7 @@ RSpec.describe "Bundler plugin (plugins.rb)", bundler: true do
   end
 
   def bundle_command
-    BUNDLER_VERSION ? ["bundle", "_#{BUNDLER_VERSION}_"] : ["bundle"]
+    WowIntegration.bundle_command
   end
 
   def port
@@ -104,12 +102,9 @@ RSpec.describe "Bundler plugin (plugins.rb)", bundler: true do
   end
 
   def bundle_env(extra = {})
-    {
-      "HOME" => File.join(@dir, "home"), "BUNDLE_USER_HOME" => nil, "BUNDLE_APP_CONFIG" => nil,
-      "BUNDLE_GEMFILE" => nil, "BUNDLE_PATH" => File.join(@dir, "bundle"), "BUNDLE_FROZEN" => "true",
-      "GEM_HOME" => nil, "GEM_PATH" => nil, "RUBYOPT" => nil, "RUBYLIB" => nil,
-      "WOW_CACHE_DIR" => File.join(@dir, "wow-cache"), **WowIntegration.rust_toolchain_env, "NO_COLOR" => "1",
-    }.merge(@mirror.env).merge(extra)
+    WowIntegration.isolated_bundler_env(home: File.join(@dir, "home"), bundle_path: File.join(@dir, "bundle"),
+                                        cache_dir: File.join(@dir, "wow-cache"))
+                  .merge("BUNDLE_FROZEN" => "true", "NO_COLOR" => "1").merge(@mirror.env).merge(extra)
   end
 
   def run_bundle(app, *args, env: {})
@@ -131,7 +126,7 @@ RSpec.describe "Bundler plugin (plugins.rb)", bundler: true do
     out = bundle_install(env: env)
     seconds = Process.clock_gettime(Process::CLOCK_MONOTONIC) - started
     if (report = ENV["WOW_MATRIX_REPORT"])
-      cell = "Ruby #{RUBY_VERSION}, Bundler #{BUNDLER_VERSION || Bundler::VERSION}"
+      cell = "Ruby #{RUBY_VERSION}, Bundler #{WowIntegration.bundler_version || Bundler::VERSION}"
       File.open(report, "a") { |file| file.puts format("%-36s %-34s %6.2f s", cell, label, seconds) }
     end
     out
@@ -170,7 +165,7 @@ RSpec.describe "Bundler plugin (plugins.rb)", bundler: true do
   it "runs the Bundler of this cell" do
     out, status = Open3.capture2e(bundle_env, *bundle_command, "--version", chdir: @dir)
     expect(status).to be_success
-    expect(out).to include(BUNDLER_VERSION || Gem::Specification.find_by_name("bundler").version.to_s)
+    expect(out).to include(WowIntegration.bundler_version || Gem::Specification.find_by_name("bundler").version.to_s)
   end
 
   context "added with `plugin \"wow-fetch\", path:`" do
@@ -310,7 +305,7 @@ RSpec.describe "Bundler plugin (plugins.rb)", bundler: true do
       help, = Open3.capture2e(bundle_env, *bundle_command, "plugin", "install", "--help", chdir: @app)
       unless help.include?("--path")
         # Bundler 2.3 has no --path; that is Bundler's limit, stated in the README, not ours.
-        expect(Gem::Version.new(BUNDLER_VERSION || Bundler::VERSION)).to be < Gem::Version.new("2.5")
+        expect(Gem::Version.new(WowIntegration.bundler_version || Bundler::VERSION)).to be < Gem::Version.new("2.5")
         next
       end
       plugin_install("--path", WowIntegration::ROOT)

@@ -41,6 +41,27 @@ module WowIntegration
     candidates.max_by { |path| File.mtime(path) }
   end
 
+  # The Bundler of this cell of the compatibility matrix (bin/matrix sets WOW_BUNDLER_VERSION),
+  # else nil: the one `bundle` and `require "bundler"` pick.
+  def bundler_version
+    ENV["WOW_BUNDLER_VERSION"]
+  end
+
+  # `bundle`, running the cell's Bundler.
+  def bundle_command
+    bundler_version ? ["bundle", "_#{bundler_version}_"] : ["bundle"]
+  end
+
+  # The environment of a Bundler run cut off from this machine's: its own HOME, bundle path and
+  # wow-fetch cache, no inherited Bundler or RubyGems settings.
+  def isolated_bundler_env(home:, bundle_path:, cache_dir:)
+    {
+      "HOME" => home, "BUNDLE_USER_HOME" => nil, "BUNDLE_APP_CONFIG" => nil, "BUNDLE_GEMFILE" => nil,
+      "BUNDLE_PATH" => bundle_path, "GEM_HOME" => nil, "GEM_PATH" => nil, "RUBYOPT" => nil, "RUBYLIB" => nil,
+      "WOW_CACHE_DIR" => cache_dir, **rust_toolchain_env
+    }
+  end
+
   # rustup finds its toolchain through HOME, which Bundler runs here replace: a source gem
   # compiled inside such a run (a plugin installed from the source gem) needs these.
   def rust_toolchain_env
