@@ -3,8 +3,8 @@
 
 use crate::body::MirrorBody;
 use crate::faults::FaultRule;
-use crate::routes::put;
-use crate::server::Shared;
+use crate::headers::put;
+use crate::state::Shared;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;

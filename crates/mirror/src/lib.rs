@@ -18,11 +18,13 @@ mod dates;
 mod faults;
 pub mod fixtures;
 mod gemspec;
+mod headers;
 mod proxy;
 mod ranges;
 mod raw;
 mod routes;
 mod server;
+mod state;
 mod stats;
 mod store;
 

@@ -1,11 +1,13 @@
-//! Answering one request: faults first, then the compact index or a gem, with ranges and
-//! validators.
+//! Answering one request for the mirrored content (everything but the `/_` control endpoints,
+//! which `server` hands to `control`): faults first, then the compact index or a gem, with
+//! ranges and validators.
 
 use crate::body::{ConnState, MirrorBody, Shape};
 use crate::faults::Plan;
+use crate::headers::put;
 use crate::ranges::{if_range_matches, none_match_hits, parse_range, RangeRequest};
 use crate::raw;
-use crate::server::Shared;
+use crate::state::Shared;
 use crate::store::Resource;
 use bytes::{Bytes, BytesMut};
 use hyper::body::Incoming;
@@ -22,9 +24,6 @@ pub(crate) async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<MirrorBody>, std::io::Error> {
     let path = req.uri().path().to_owned();
-    if path.starts_with("/_") {
-        return Ok(crate::control::handle(&shared, req).await);
-    }
     shared.counters.request(
         &path,
         req.headers().get(header::RANGE).map(|v| v.as_bytes()),
@@ -299,14 +298,6 @@ fn text(shared: &Arc<Shared>, status: StatusCode, body: impl Into<String>) -> Re
     );
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     response
-}
-
-/// Insert a header we generated ourselves (always visible ASCII); an invalid one is dropped
-/// rather than failing the response.
-pub(crate) fn put(headers: &mut hyper::HeaderMap, name: HeaderName, value: &str) {
-    if let Ok(value) = HeaderValue::from_str(value) {
-        headers.insert(name, value);
-    }
 }
 
 #[cfg(test)]

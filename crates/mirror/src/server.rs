@@ -1,16 +1,18 @@
-//! The running server: listeners, TLS, per-connection protocol choice and counting, and the
-//! [`Mirror`] handle that owns it all.
+//! The running server: listeners, TLS, per-connection protocol choice and counting, sending
+//! each request to `control` or `routes`, and the [`Mirror`] handle that owns it all.
 
-use crate::auth::Auth;
-use crate::body::{ConnState, CUT_GRACE};
+use crate::body::{ConnState, MirrorBody, CUT_GRACE};
 use crate::compact_index::{CompactIndex, IndexedGem};
 use crate::config::MirrorConfig;
 use crate::faults::{FaultRule, FaultTable, Shutdown};
 use crate::raw::RawTap;
+use crate::state::Shared;
 use crate::stats::{Counters, SeenRequest, Stats};
 use crate::store::GemStore;
-use crate::{certs, gemspec, routes};
+use crate::{certs, control, gemspec, routes};
+use hyper::body::Incoming;
 use hyper::service::service_fn;
+use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use std::fmt;
@@ -29,18 +31,6 @@ use tokio_rustls::TlsAcceptor;
 
 /// A client that connects and never finishes the handshake should not pin a task forever.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// State shared by every connection of one mirror.
-pub(crate) struct Shared {
-    pub counters: Arc<Counters>,
-    pub faults: FaultTable,
-    pub gems: Arc<GemStore>,
-    pub index: CompactIndex,
-    pub ranges: bool,
-    pub etags: bool,
-    pub latency: Duration,
-    pub auth: Option<Auth>,
-}
 
 /// A running HTTPS mirror. Dropping it stops the listeners and closes every connection.
 pub struct Mirror {
@@ -258,7 +248,7 @@ where
     };
     let service = {
         let conn = Arc::clone(&conn);
-        service_fn(move |req| routes::handle(Arc::clone(&shared), Arc::clone(&conn), req))
+        service_fn(move |req| dispatch(Arc::clone(&shared), Arc::clone(&conn), req))
     };
     // Errors end the connection: a client going away, or an injected reset or truncation.
     let io = TokioIo::new(RawTap::new(stream, Arc::clone(&conn)));
@@ -279,6 +269,20 @@ where
             let _ = tokio::time::timeout(CUT_GRACE, connection).await;
         }
     }
+}
+
+/// Send one request to the control endpoints or to the mirrored content. The `/_` check comes
+/// first so that control requests are neither counted, nor authenticated, nor faulted.
+/// An `Err` (from `routes`) makes hyper drop the request without an answer.
+async fn dispatch(
+    shared: Arc<Shared>,
+    conn: Arc<ConnState>,
+    req: Request<Incoming>,
+) -> Result<Response<MirrorBody>, io::Error> {
+    if req.uri().path().starts_with("/_") {
+        return Ok(control::handle(&shared, req).await);
+    }
+    routes::handle(shared, conn, req).await
 }
 
 /// The TCP stream under TLS, so an injected HTTP/1.1 reset can turn the close into an RST.
