@@ -17,13 +17,15 @@ Gem::Specification.new do |spec|
   spec.required_ruby_version = ">= 3.1"
   spec.metadata["rubygems_mfa_required"] = "true"
 
-  # The extension is built from the Cargo workspace: its root manifest and lockfile, the engine
-  # (crates/core) and the binding (ext/). Test-only crates stay out; ext/extconf.rb trims the
+  # The extension is built from the Cargo workspace: its root manifest and lockfile, the engine's
+  # crates (gem, client, cache, download, resolve and core, the API over them) and the binding
+  # (ext/). Test-only crates stay out; ext/extconf.rb trims the
   # workspace to what is shipped.
   spec.files = Dir.glob(
     %w[
       README.md LICENSE* Cargo.toml Cargo.lock .cargo/config.toml
-      crates/core/Cargo.toml crates/core/src/**/*.rs crates/core/tests/**/*.rs
+      crates/{gem,client,cache,download,resolve,core}/Cargo.toml
+      crates/{gem,client,cache,download,resolve,core}/src/**/*.rs crates/core/tests/**/*.rs
       ext/Cargo.toml ext/extconf.rb ext/src/**/*.rs
       lib/**/*.rb exe/* sig/**/*.rbs plugins.rb
     ],

@@ -1,26 +1,12 @@
-//! The public entry point: a `Fetcher` owns a runtime and a connection pool; each call to
-//! [`Fetcher::start`] is a [`Run`] whose events the caller drains on its own thread.
+//! The public entry point: a `Fetcher` owns a runtime and a connection pool, shared by the
+//! downloads it starts and the resolves it runs; each call to [`Fetcher::start`] is a [`Run`]
+//! whose events the caller drains on its own thread.
 
-use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
-
-use futures_util::FutureExt;
-use tokio::runtime::{Handle, Runtime};
-use tokio::sync::{mpsc, oneshot, Notify};
-use tokio_util::sync::CancellationToken;
-
-use crate::client::{build_lanes, ClientError};
-use crate::error::{InputError, InternalError};
-use crate::event::{Event, Outcome};
-use crate::item::Item;
-use crate::options::{ClientOptions, RunOptions};
-use crate::plan::Plan;
-use crate::resolve::{GemRequest, ResolveError, ResolveOptions};
-
-/// Events waiting for the caller. Small enough that a stalled consumer throttles only the
-/// reporting task (transfers never wait on it), large enough to absorb a burst of 1,000
-/// `cached` events between two wake-ups of a Ruby thread.
-const EVENT_BUFFER: usize = 4096;
+use tokio::runtime::Runtime;
+use wow_fetch_client::{ClientError, ClientOptions, Pool};
+use wow_fetch_download::{InternalError, Outcome, Run, RunOptions};
+use wow_fetch_gem::Item;
+use wow_fetch_resolve::{GemRequest, ResolveError, ResolveOptions};
 
 /// Why a `Fetcher` could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -36,8 +22,7 @@ pub enum InitError {
 /// runs may be in flight at once.
 pub struct Fetcher {
     runtime: Runtime,
-    /// One client per lane (see [`crate::client::LANES`]); never empty.
-    lanes: Arc<[reqwest::Client]>,
+    pool: Pool,
     client_options: ClientOptions,
 }
 
@@ -53,13 +38,13 @@ impl Fetcher {
             .enable_all()
             .build()
             .map_err(InitError::Runtime)?;
-        let lanes = {
+        let pool = {
             let _guard = runtime.enter();
-            build_lanes(&client_options)?.into()
+            Pool::build(&client_options)?
         };
         Ok(Self {
             runtime,
-            lanes,
+            pool,
             client_options,
         })
     }
@@ -73,41 +58,20 @@ impl Fetcher {
     /// `client_options` different from the pool's get a fresh pool for this run only.
     ///
     /// # Errors
-    /// Invalid options (before any traffic), or a CA bundle that cannot be read.
+    /// A CA bundle that cannot be read.
     pub fn start(
         &self,
         items: Vec<Item>,
         options: RunOptions,
         client_options: Option<&ClientOptions>,
     ) -> Result<Run, StartError> {
-        let plan = Plan::new(items, &options)?;
-        let (lanes, connect_timeout) = self.lanes_for(client_options)?;
-        let cancel = CancellationToken::new();
-        let (events_tx, events_rx) = mpsc::channel(EVENT_BUFFER);
-        let (outcomes_tx, outcomes_rx) = oneshot::channel();
-        let run_cancel = cancel.clone();
-        self.runtime.spawn(async move {
-            let execute = plan.execute(
-                lanes,
-                Arc::new(options),
-                events_tx,
-                run_cancel,
-                connect_timeout,
-            );
-            let outcomes = AssertUnwindSafe(execute)
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|panic| Err(InternalError::from_panic("the run", &*panic)));
-            // The caller may have given up on the run; then nobody needs the outcomes.
-            let _ = outcomes_tx.send(outcomes);
-        });
-        Ok(Run {
-            events: events_rx,
-            outcomes: outcomes_rx,
-            cancel,
-            wake: Arc::new(Notify::new()),
-            runtime: self.runtime.handle().clone(),
-        })
+        let pool = self.pool_for(client_options)?;
+        Ok(wow_fetch_download::start(
+            self.runtime.handle(),
+            pool,
+            items,
+            options,
+        ))
     }
 
     /// Fetches everything and returns the outcomes, dropping events. Blocks the thread.
@@ -150,23 +114,20 @@ impl Fetcher {
         options: &ResolveOptions,
         client_options: Option<&ClientOptions>,
     ) -> Result<Vec<Item>, ResolveError> {
-        let (lanes, connect_timeout) = self
-            .lanes_for(client_options)
+        let pool = self
+            .pool_for(client_options)
             .map_err(|e| ResolveError::Client(e.to_string()))?;
-        crate::resolve::resolve(&self.runtime, &lanes[0], connect_timeout, requests, options)
+        wow_fetch_resolve::resolve(&self.runtime, &pool, requests, options)
     }
 
     /// The pool for a call: this `Fetcher`'s, or a fresh one when `client_options` differ.
-    fn lanes_for(
-        &self,
-        client_options: Option<&ClientOptions>,
-    ) -> Result<(Arc<[reqwest::Client]>, std::time::Duration), ClientError> {
+    fn pool_for(&self, client_options: Option<&ClientOptions>) -> Result<Pool, ClientError> {
         match client_options {
             Some(custom) if *custom != self.client_options => {
                 let _guard = self.runtime.enter();
-                Ok((build_lanes(custom)?.into(), custom.connect_timeout))
+                Pool::build(custom)
             }
-            _ => Ok((Arc::clone(&self.lanes), self.client_options.connect_timeout)),
+            _ => Ok(self.pool.clone()),
         }
     }
 }
@@ -175,124 +136,8 @@ impl Fetcher {
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
-    Input(#[from] InputError),
-    #[error(transparent)]
     Client(#[from] ClientError),
     /// Only from [`Fetcher::download_all`], which also waits for the run: see [`Run::wait`].
     #[error(transparent)]
     Internal(#[from] InternalError),
-}
-
-/// A run in flight. Its methods block the calling thread and must not be called from inside
-/// an async runtime.
-pub struct Run {
-    events: mpsc::Receiver<Event>,
-    outcomes: oneshot::Receiver<Result<Vec<Outcome>, InternalError>>,
-    cancel: CancellationToken,
-    wake: Arc<Notify>,
-    runtime: Handle,
-}
-
-/// Makes a waiting [`Run::next_batch`] return at once, without stopping anything: for a Ruby
-/// unblock function, which runs for every interrupt, including a trapped signal that raises
-/// nothing and after which the run must simply go on.
-#[derive(Clone)]
-pub struct Waker(Arc<Notify>);
-
-impl Waker {
-    pub fn wake(&self) {
-        // A stored permit (when nobody is waiting yet) only makes the next wait return early.
-        self.0.notify_one();
-    }
-}
-
-impl Run {
-    /// A handle that stops every transfer of this run (within milliseconds) and removes its
-    /// temp files; safe to trigger from any thread, e.g. a Ruby unblock function.
-    #[must_use]
-    pub fn cancel_token(&self) -> CancellationToken {
-        self.cancel.clone()
-    }
-
-    /// A handle that interrupts a waiting [`Run::next_batch`]; safe from any thread.
-    #[must_use]
-    pub fn waker(&self) -> Waker {
-        Waker(Arc::clone(&self.wake))
-    }
-
-    /// Blocks until at least one event is available (or a [`Waker`] fires, which may leave
-    /// `batch` empty), then appends up to `max` events to `batch`. Returns `false` once every
-    /// event has been delivered.
-    pub fn next_batch(&mut self, batch: &mut Vec<Event>, max: usize) -> bool {
-        let (events, wake) = (&mut self.events, &self.wake);
-        let received = self.runtime.block_on(async {
-            tokio::select! {
-                event = events.recv() => Some(event),
-                () = wake.notified() => None,
-            }
-        });
-        let first = match received {
-            None => return true,
-            Some(None) => return false,
-            Some(Some(event)) => event,
-        };
-        batch.push(first);
-        while batch.len() < max {
-            match self.events.try_recv() {
-                Ok(event) => batch.push(event),
-                Err(_) => break,
-            }
-        }
-        true
-    }
-
-    /// Waits for the run to end and returns one outcome per input item, in input order.
-    /// Undelivered events are dropped. After a cancel, this returns once every temp file of
-    /// the run is gone.
-    ///
-    /// # Errors
-    /// [`InternalError`] when the run could not give every item its outcome (a panic in the
-    /// engine, or its task gone); never fewer outcomes than items.
-    pub fn wait(self) -> Result<Vec<Outcome>, InternalError> {
-        let Self {
-            events, outcomes, ..
-        } = self;
-        // Dropping the receiver lets the reporter finish even if nobody reads events.
-        drop(events);
-        // The run task catches its own panics and always sends; only a runtime torn down under
-        // it loses the outcomes. Either way the caller must hear of it (issue 15: this used to
-        // return an empty list, and `download_all` of N gems returned `[]`).
-        outcomes.blocking_recv().unwrap_or_else(|_| {
-            Err(InternalError(
-                "the run ended without reporting its outcomes".to_owned(),
-            ))
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_run_whose_task_died_is_an_internal_error_not_an_empty_list() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("runtime");
-        let (_events_tx, events) = mpsc::channel(1);
-        let (outcomes_tx, outcomes) = oneshot::channel();
-        drop(outcomes_tx);
-        let run = Run {
-            events,
-            outcomes,
-            cancel: CancellationToken::new(),
-            wake: Arc::new(Notify::new()),
-            runtime: runtime.handle().clone(),
-        };
-        let error = run.wait().expect_err("no outcomes is an error");
-        assert_eq!(
-            error.to_string(),
-            "internal error: the run ended without reporting its outcomes"
-        );
-    }
 }

@@ -1,40 +1,33 @@
-//! wow-fetch's engine: many `.gem` files at once over one pooled client, each streamed to disk
-//! while hashed, verified, retried and published atomically. No Ruby here: the binding in
-//! `ext/` converts input, drains [`Run`] events and maps [`Error`]s.
+//! wow-fetch's engine as one API: a [`Fetcher`] (a runtime and a pooled client) that downloads
+//! items ([`wow_fetch_download`]) and resolves requirements ([`wow_fetch_resolve`]) over the
+//! same connections. No Ruby here: the binding in `ext/` converts input, drains [`Run`] events
+//! and maps [`Error`]s.
+//!
+//! The workspace, each crate importing only those below it:
+//!
+//! ```text
+//! wow-fetch-core (this) ─▶ wow-fetch-download ─┬─▶ wow-fetch-cache ─▶ wow-fetch-gem
+//!                     └──▶ wow-fetch-resolve ──┴─▶ wow-fetch-client ─▶ wow-fetch-gem
+//! ```
 
-mod cache;
-mod client;
-mod error;
-mod event;
 mod fetcher;
-mod gate;
-mod item;
-mod job;
-mod limit;
-mod options;
-mod plan;
-mod progress;
-mod redact;
-mod resolve;
-mod retry;
-mod segments;
-mod slot;
-mod transfer;
-mod verify;
 
-pub use cache::cache_path;
-pub use client::LANES;
-pub use error::{Error, ErrorKind, InputError, InternalError, NetworkFailure};
-pub use event::{Event, EventKind, Outcome, Status, Totals};
-pub use fetcher::{Fetcher, InitError, Run, StartError, Waker};
-pub use item::{full_name, parse_specifier, GemSpecifier, Item, Sha256Digest, RUBY_PLATFORM};
-pub use options::{
-    check_headers, ClientOptions, RunOptions, DEFAULT_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_PROGRESS_INTERVAL, DEFAULT_READ_TIMEOUT, DEFAULT_RETRIES,
-};
-pub use redact::redacted;
-pub use resolve::{
-    Constraint, GemRequest, Op, RequestError, Requirement, RequirementError, ResolveError,
-    ResolveOptions, Version, VersionError, DEFAULT_INDEX_CONCURRENCY, DEFAULT_SOURCE,
-};
+pub use fetcher::{Fetcher, InitError, StartError};
 pub use tokio_util::sync::CancellationToken;
+pub use wow_fetch_cache::cache_path;
+pub use wow_fetch_client::{
+    ClientOptions, Error, ErrorKind, NetworkFailure, RequestHeaders, RetryPolicy,
+    DEFAULT_BACKOFF_BASE, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RETRY_AFTER, DEFAULT_RETRIES, LANES,
+};
+pub use wow_fetch_download::{
+    Event, EventKind, InternalError, Outcome, Run, RunOptions, Status, Totals, Waker,
+    DEFAULT_CONCURRENCY, DEFAULT_PROGRESS_INTERVAL, DEFAULT_READ_TIMEOUT,
+};
+pub use wow_fetch_gem::{
+    full_name, parse_specifier, redacted, GemSpecifier, InputError, Item, Sha256Digest,
+    DEFAULT_SOURCE, RUBY_PLATFORM,
+};
+pub use wow_fetch_resolve::{
+    Constraint, GemRequest, Op, RequestError, Requirement, RequirementError, ResolveError,
+    ResolveOptions, Version, VersionError, DEFAULT_INDEX_CONCURRENCY,
+};

@@ -80,8 +80,8 @@ fn downloads_go_through_an_https_proxy_whose_credentials_never_show() {
         .expect("item"),
     ];
     let mut options = RunOptions::new(dir.path().join("cache"));
-    options.retries = 1;
-    options.backoff_base = Duration::from_millis(10);
+    options.retry.retries = 1;
+    options.retry.backoff_base = Duration::from_millis(10);
     let mut run = fetcher.start(items, options, None).expect("start");
     let mut events = Vec::new();
     while run.next_batch(&mut events, 256) {}

@@ -2,13 +2,14 @@
 //! `ArgumentError` whose message names the option or the item (`gems[2]: ...`); exceptions
 //! raised by the caller's own objects (a `version` method that raises) pass through unchanged.
 
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use magnus::r_hash::ForEach;
 use magnus::{prelude::*, Error, Integer, RArray, RHash, RString, Ruby, Symbol, Value};
 use wow_fetch_core::{
-    check_headers, full_name, parse_specifier, ClientOptions, GemRequest, Item, ResolveOptions,
+    full_name, parse_specifier, ClientOptions, GemRequest, Item, RequestHeaders, ResolveOptions,
     RunOptions, Version, RUBY_PLATFORM,
 };
 
@@ -82,15 +83,15 @@ options! {
     dest: PathBuf => path,
     cache_dir: PathBuf => path,
     source: String => url,
-    concurrency: usize => positive_integer,
-    per_host: usize => positive_integer,
+    concurrency: NonZeroUsize => positive_integer,
+    per_host: NonZeroUsize => positive_integer,
     retries: u32 => count,
     connect_timeout: Duration => timeout,
     read_timeout: Duration => timeout,
     raise_on_failure: bool => boolean,
     progress: Progress => progress,
     progress_interval: Duration => interval,
-    headers: Vec<(String, String)> => headers,
+    headers: RequestHeaders => headers,
     ca_file: PathBuf => path,
     http1_only: bool => boolean,
     resolve: bool => boolean,
@@ -132,7 +133,7 @@ impl Options {
         }
         run.per_host = self.per_host.flatten();
         if let Some(retries) = self.retries.flatten() {
-            run.retries = retries;
+            run.retry.retries = retries;
         }
         if let Some(read_timeout) = self.read_timeout.flatten() {
             run.read_timeout = read_timeout;
@@ -229,10 +230,10 @@ fn url(ruby: &Ruby, name: &str, value: Value) -> Result<String, Error> {
     Ok(text)
 }
 
-fn positive_integer(ruby: &Ruby, name: &str, value: Value) -> Result<usize, Error> {
+fn positive_integer(ruby: &Ruby, name: &str, value: Value) -> Result<NonZeroUsize, Error> {
     integer(value)
         .and_then(|n| usize::try_from(n).ok())
-        .filter(|&n| n > 0)
+        .and_then(NonZeroUsize::new)
         .ok_or_else(|| {
             argument_error(
                 ruby,
@@ -340,7 +341,7 @@ fn progress(ruby: &Ruby, name: &str, value: Value) -> Result<Progress, Error> {
 
 /// Names and values are checked by the engine (RFC 9110 tokens, visible ASCII) when the run
 /// starts, still before any traffic. Values may be secrets: messages name only the header.
-fn headers(ruby: &Ruby, name: &str, value: Value) -> Result<Vec<(String, String)>, Error> {
+fn headers(ruby: &Ruby, name: &str, value: Value) -> Result<RequestHeaders, Error> {
     let hash = RHash::from_value(value).ok_or_else(|| {
         argument_error(
             ruby,
@@ -370,8 +371,7 @@ fn headers(ruby: &Ruby, name: &str, value: Value) -> Result<Vec<(String, String)
         headers.push((header, text));
         Ok(ForEach::Continue)
     })?;
-    check_headers(&headers).map_err(|e| argument_error(ruby, e.to_string()))?;
-    Ok(headers)
+    RequestHeaders::new(&headers).map_err(|e| argument_error(ruby, e.to_string()))
 }
 
 /// `value` as a Rust string, if it is a String (in an encoding Rust can read).
@@ -453,7 +453,7 @@ pub fn resolve_options(ruby: &Ruby, call: &Call) -> Result<ResolveOptions, Error
     let local: String = ruby.eval("Gem::Platform.local.to_s")?;
     options.platforms = vec![local, RUBY_PLATFORM.to_owned()];
     options.headers = call.run.headers.clone();
-    options.retries = call.run.retries;
+    options.retry = call.run.retry;
     options.read_timeout = call.run.read_timeout;
     Ok(options)
 }

@@ -93,7 +93,6 @@ pub fn argument_error(ruby: &Ruby, message: impl Into<String>) -> Error {
 /// `Wow::Fetcher::Error`.
 pub fn start_error(ruby: &Ruby, error: &StartError) -> Error {
     match error {
-        StartError::Input(input) => argument_error(ruby, input.to_string()),
         StartError::Client(_) => fetch_error(ruby, error.to_string()),
         StartError::Internal(internal) => internal_error(ruby, internal),
     }

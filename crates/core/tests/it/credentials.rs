@@ -5,7 +5,7 @@
 use wow_fetch_core::{ErrorKind, Item, Status};
 use wow_mirror::{basic, Auth, Fault, FaultRule, MirrorConfig, PathMatch};
 
-use crate::support::{env, run, Env};
+use crate::support::{env, headers, run, Env};
 
 const PASSWORD: &str = "s3cr3t-pw";
 
@@ -56,10 +56,7 @@ fn headers_reach_the_server() {
         config.auth = Some(Auth::Bearer("tok-123".to_owned()));
     });
     let mut options = env.options();
-    options.headers = vec![
-        ("Authorization".to_owned(), "Bearer tok-123".to_owned()),
-        ("X-Secret".to_owned(), "hush".to_owned()),
-    ];
+    options.headers = headers(&[("Authorization", "Bearer tok-123"), ("X-Secret", "hush")]);
     let (outcomes, _) = run(&env.fetcher(), env.items(), options);
     assert_eq!(
         outcomes[0].status,
@@ -131,7 +128,7 @@ fn a_redirect_to_another_origin_drops_headers_and_credentials() {
     let fetcher = env.fetcher_trusting(&[&elsewhere]);
     let base = with_userinfo(&env.mirror.base_url(), &format!("alice:{PASSWORD}"));
     let mut options = env.options();
-    options.headers = vec![("X-Secret".to_owned(), "hush".to_owned())];
+    options.headers = headers(&[("X-Secret", "hush")]);
     let (name, version) = gem.rsplit_once('-').expect("name-version");
     let sha = env.gems[0].sha256.clone();
     let at = |path: &str| {

@@ -5,7 +5,7 @@ use std::os::unix::fs::MetadataExt;
 
 use wow_fetch_core::{EventKind, Item, Status, LANES};
 
-use crate::support::{env, run, sha256_hex, temp_files};
+use crate::support::{env, places, run, sha256_hex, temp_files};
 
 fn hundred_sizes() -> Vec<usize> {
     (0..100).map(|i| 2_000 + (i * 797) % 30_000).collect()
@@ -61,7 +61,7 @@ fn http1_opens_at_most_concurrency_connections() {
     let env = env(&hundred_sizes(), |config| config.http1_only = true);
     let fetcher = env.fetcher();
     let mut options = env.options();
-    options.concurrency = 4;
+    options.concurrency = places(4);
     let (outcomes, _) = run(&fetcher, env.items(), options);
     assert!(outcomes.iter().all(|o| o.status == Status::Downloaded));
     let stats = env.mirror.stats();

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use wow_fetch_core::{EventKind, Item, Status};
 use wow_mirror::MirrorConfig;
 
-use crate::support::env;
+use crate::support::{env, places};
 
 /// Issue 15: `Slot::take` held a place of the run while it waited for the host's, so with
 /// `per_host` below `concurrency` the queue of a slow host held every place, and two gems of
@@ -24,8 +24,8 @@ fn a_slow_host_does_not_hold_back_a_fast_one() {
         items.push(Item::new(name, version, None, Some(&gem.sha256), &url).expect("item"));
     }
     let mut options = env.options();
-    options.concurrency = 4;
-    options.per_host = Some(2);
+    options.concurrency = places(4);
+    options.per_host = Some(places(2));
 
     let started = Instant::now();
     let mut run = fetcher.start(items, options, None).expect("start");

@@ -65,7 +65,7 @@ fn server_error_is_retried() {
 fn persistent_server_error_fails_after_all_retries() {
     let env = faulty(Fault::Status(500), None, |_| {});
     let mut options = env.options();
-    options.retries = 2;
+    options.retry.retries = 2;
     let error = assert_failed(&env, options);
     assert_eq!(error.attempts, 3);
     assert!(
@@ -107,7 +107,7 @@ fn retry_after_is_capped() {
     );
     let fetcher = env.fetcher();
     let mut options = env.options();
-    options.max_retry_after = Duration::from_millis(300);
+    options.retry.max_retry_after = Duration::from_millis(300);
     let started = Instant::now();
     let (outcomes, _) = run(&fetcher, env.items(), options);
     assert_eq!(outcomes[0].status, Status::Downloaded);
@@ -252,7 +252,7 @@ fn connection_refused_is_a_network_error() {
     .expect("item");
     let fetcher = env.fetcher();
     let mut options = env.options();
-    options.retries = 1;
+    options.retry.retries = 1;
     let (outcomes, _) = run(&fetcher, vec![item], options);
     let error = outcomes[0].error.as_ref().expect("error");
     assert!(
@@ -297,7 +297,7 @@ fn credentials_never_appear_in_errors_or_events() {
     let item = Item::new("g0", "1.0.0", None, None, &url).expect("item");
     let fetcher = env.fetcher();
     let mut options = env.options();
-    options.retries = 1;
+    options.retry.retries = 1;
     let (outcomes, events) = run(&fetcher, vec![item], options);
     let error = outcomes[0].error.as_ref().expect("error");
     let shown = format!("{error} {error:?} {events:?}");

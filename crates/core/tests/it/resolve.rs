@@ -404,7 +404,7 @@ fn resolve_options(env: &Env) -> ResolveOptions {
     let mut options = ResolveOptions::new(env.mirror.base_url(), env.cache_dir());
     options.platforms = vec!["x86_64-linux".to_owned(), "ruby".to_owned()];
     options.ruby_version = Some(Version::parse("3.1.2").expect("version"));
-    options.backoff_base = Duration::from_millis(20);
+    options.retry.backoff_base = Duration::from_millis(20);
     options
 }
 

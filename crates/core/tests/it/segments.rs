@@ -4,7 +4,7 @@
 use wow_fetch_core::{ErrorKind, EventKind, NetworkFailure, Status};
 use wow_mirror::{Fault, FaultRule, PathMatch};
 
-use crate::support::{env, first_retry_error, run, sha256_hex, temp_files, Env};
+use crate::support::{env, first_retry_error, places, run, sha256_hex, temp_files, Env};
 
 /// A bit over three segments of 512 KiB: four requests.
 const SIZE: usize = 3 * 512 * 1024 + 123_457;
@@ -127,7 +127,7 @@ fn without_ranges_a_large_gem_streams_whole_in_one_request() {
 fn segments_draw_on_the_items_one_retry_budget() {
     let env = large(vec![on_gem(Fault::Status(500)).after(1)], |_| {});
     let mut options = env.options();
-    options.retries = 2;
+    options.retry.retries = 2;
     let (outcomes, _) = run(&env.fetcher(), env.items(), options);
     let outcome = &outcomes[0];
     assert_eq!(outcome.status, Status::Failed);
@@ -150,7 +150,7 @@ fn concurrency_one_still_finishes_a_split_file() {
     // even when only one transfer may be in flight.
     let env = large(vec![], |_| {});
     let mut options = env.options();
-    options.concurrency = 1;
+    options.concurrency = places(1);
     let (outcomes, _) = run(&env.fetcher(), env.items(), options);
     assert_eq!(
         outcomes[0].status,
@@ -173,8 +173,8 @@ fn the_limits_bound_requests_in_flight_segments_included() {
         env.mirror.reset_stats();
         let mut options = env.options();
         options.cache_dir = env.dir.path().join(format!("cache-{concurrency}"));
-        options.concurrency = concurrency;
-        options.per_host = per_host;
+        options.concurrency = places(concurrency);
+        options.per_host = per_host.map(places);
         let (outcomes, _) = run(&env.fetcher(), env.items(), options);
         assert!(outcomes.iter().all(|o| o.status == Status::Downloaded));
         let stats = env.mirror.stats();

@@ -70,7 +70,7 @@ impl Env {
     pub fn options(&self) -> RunOptions {
         let mut options = RunOptions::new(self.cache_dir());
         // Tests wait on real backoff; keep it short but non-zero so jitter is exercised.
-        options.backoff_base = Duration::from_millis(20);
+        options.retry.backoff_base = Duration::from_millis(20);
         options
     }
 
@@ -195,4 +195,18 @@ pub fn write_item_list(path: &Path, items: &[Item]) {
         })
         .collect();
     std::fs::write(path, text).expect("write item list");
+}
+
+/// A limit for `concurrency:` or `per_host:`, which are never zero.
+pub fn places(n: usize) -> std::num::NonZeroUsize {
+    std::num::NonZeroUsize::new(n).expect("a positive limit")
+}
+
+/// Extra request headers, valid by construction.
+pub fn headers(pairs: &[(&str, &str)]) -> wow_fetch_core::RequestHeaders {
+    let pairs: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect();
+    wow_fetch_core::RequestHeaders::new(&pairs).expect("valid headers")
 }

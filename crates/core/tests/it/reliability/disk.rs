@@ -12,7 +12,7 @@ use std::process::Command;
 
 use wow_fetch_core::{cache_path, ErrorKind, Outcome, Status};
 
-use crate::support::{env, gem_files, run, sha256_hex, temp_files, Env};
+use crate::support::{env, gem_files, places, run, sha256_hex, temp_files, Env};
 
 /// A tmpfs mounted for one test, unmounted when dropped.
 struct Mount {
@@ -128,7 +128,7 @@ fn a_full_dest_disk_fails_clearly_and_keeps_nothing_partial() {
     let mut options = env.options();
     options.dest = Some(disk.clone());
     // One at a time, so exactly the second copy into `dest` runs out of room.
-    options.concurrency = 1;
+    options.concurrency = places(1);
     let (outcomes, _) = run(&env.fetcher(), env.items(), options);
     // Whichever went first fitted; the other ran out of room.
     let (fitted, full): (Vec<&Outcome>, Vec<&Outcome>) = outcomes.iter().partition(|o| o.is_ok());

@@ -356,7 +356,7 @@ fn credentials_never_appear_in_errors_or_events() {
             items.push(Item::new("missing", "1.0", None, None, &url).expect("item"));
         }
         let mut options = env.options();
-        options.retries = 1;
+        options.retry.retries = 1;
         let (outcomes, events) = run(&fetcher, items, options);
         assert!(
             outcomes.iter().all(|o| o.status == Status::Failed),

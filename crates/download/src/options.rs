@@ -1,0 +1,57 @@
+//! The settings of one run, valid by construction: what the caller asked for, checked where
+//! the settings were made (see `wow_fetch_core::Settings`), never again here.
+
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use wow_fetch_client::{RequestHeaders, RetryPolicy};
+
+/// Transfers in flight at once, over all hosts. Sixteen keeps a 100 Mbit/s, 50 ms link full
+/// even for small gems while staying polite to a single mirror.
+pub const DEFAULT_CONCURRENCY: NonZeroUsize = NonZeroUsize::new(16).expect("nonzero");
+/// Seconds without a single body byte before a transfer counts as stalled.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often one item may report progress; ten updates a second is smooth for a bar and cheap
+/// for a Ruby block.
+pub const DEFAULT_PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The settings of one `download_all` call.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub cache_dir: PathBuf,
+    pub dest: Option<PathBuf>,
+    pub concurrency: NonZeroUsize,
+    /// Limit per host; `None` means the same as `concurrency`.
+    pub per_host: Option<NonZeroUsize>,
+    pub retry: RetryPolicy,
+    pub read_timeout: Duration,
+    pub progress_interval: Duration,
+    /// Sent with every request to the items' own origins.
+    pub headers: RequestHeaders,
+}
+
+impl RunOptions {
+    #[must_use]
+    pub fn new(cache_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            cache_dir: cache_dir.into(),
+            dest: None,
+            concurrency: DEFAULT_CONCURRENCY,
+            per_host: None,
+            retry: RetryPolicy::default(),
+            read_timeout: DEFAULT_READ_TIMEOUT,
+            progress_interval: DEFAULT_PROGRESS_INTERVAL,
+            headers: RequestHeaders::default(),
+        }
+    }
+
+    /// Transfers in flight to one host: `per_host`, never more than `concurrency`.
+    #[must_use]
+    pub fn per_host_limit(&self) -> usize {
+        self.per_host
+            .unwrap_or(self.concurrency)
+            .min(self.concurrency)
+            .get()
+    }
+}
