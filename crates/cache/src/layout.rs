@@ -26,7 +26,7 @@ impl Bucket {
     }
 }
 
-/// One source's directory inside a bucket: its origin (see [`origin_dir`]), plus `-` and 16
+/// One source's directory inside a bucket: its origin (host, plus `_port` when not the default), plus `-` and 16
 /// hex digits of the SHA-256 of its path when it has one (`https://h/acct1/` → `h-…`), so
 /// sources that share a host never share files.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

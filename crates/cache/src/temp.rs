@@ -64,7 +64,7 @@ impl TempFile {
     }
 
     /// Creates (truncating) the one temp file of a cache entry. Only the holder of the
-    /// entry's [`EntryLock`] writes it, so the fixed name cannot collide, and a `.part` left
+    /// entry's [`crate::EntryLock`] writes it, so the fixed name cannot collide, and a `.part` left
     /// by a killed process is simply reused.
     ///
     /// The create is a plain blocking call on purpose: it is one short syscall, and with an

@@ -14,6 +14,7 @@ use crate::limit::Priority;
 use crate::options::RunOptions;
 use crate::progress::Reporter;
 use crate::stream::{Partial, Transfer};
+use crate::transfer;
 use crate::verify::digest_file;
 
 /// What happened to one unique item; copied into an `Outcome` per input position.
@@ -191,9 +192,7 @@ async fn download(
     let mut slot = transfer.context.slot(Priority::Normal).await;
     reporter.started(1);
     loop {
-        let outcome = transfer
-            .attempt(&mut partial, reporter, attempts, slot)
-            .await;
+        let outcome = transfer::attempt(transfer, &mut partial, reporter, attempts, slot).await;
         let failure = match outcome {
             Ok(()) => {
                 let Some((temp, actual, bytes)) = partial.take().and_then(Partial::into_file)

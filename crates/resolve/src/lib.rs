@@ -21,6 +21,7 @@ mod gather;
 mod index_cache;
 mod index_client;
 mod options;
+mod package;
 mod platform;
 mod report;
 mod request;

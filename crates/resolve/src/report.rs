@@ -21,8 +21,8 @@ use pubgrub::{
 };
 
 use crate::candidates::Candidates;
+use crate::package::Package;
 use crate::set::GemSet;
-use crate::solver::Package;
 use crate::version::Version;
 
 /// Versions listed in a hint before "and N more".

@@ -9,7 +9,6 @@
 
 use std::cmp::Reverse;
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::Arc;
 
 use pubgrub::{
@@ -20,26 +19,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::candidates::{Candidate, Candidates};
 use crate::error::ResolveError;
+use crate::package::Package;
 use crate::report::Explainer;
 use crate::request::GemRequest;
 use crate::set::GemSet;
 use crate::version::Version;
-
-/// A node of the dependency graph: the request itself, or a gem.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) enum Package {
-    Root,
-    Gem(Arc<str>),
-}
-
-impl fmt::Display for Package {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Root => f.write_str("your request"),
-            Self::Gem(name) => f.write_str(name),
-        }
-    }
-}
 
 /// The resolve was cancelled while solving.
 #[derive(Debug, thiserror::Error)]
