@@ -89,6 +89,13 @@ impl Limit {
         Permit { limit: self }
     }
 
+    /// Raises the limit by `places`, handing them to waiters first.
+    pub(crate) fn add_places(&self, places: usize) {
+        for _ in 0..places {
+            self.release();
+        }
+    }
+
     fn release(&self) {
         let mut state = self.state();
         while let Some(waiter) = state

@@ -13,6 +13,7 @@
 //! (issue 15).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::{Semaphore, SemaphorePermit};
@@ -27,13 +28,24 @@ use crate::options::RunOptions;
 /// do not open 1,000 at once).
 const OPEN_ENTRIES_PER_SLOT: usize = 3;
 
+/// Transfers in flight to a host that has not said it speaks HTTP/2, unless `per_host` says
+/// otherwise: over HTTP/1.1 each one is a connection of its own (a TCP and TLS handshake, and
+/// its own slow start), so a host is not asked for more than browsers and Bundler open. Over
+/// HTTP/2 a request in flight is a stream on a connection already open, and the run's whole
+/// `concurrency` may go to one host (hyper keeps each connection within the server's
+/// `SETTINGS_MAX_CONCURRENT_STREAMS`, queueing any request beyond it).
+pub const HTTP1_CONNECTIONS_PER_HOST: usize = 16;
+
 /// The limits of one run, over all its hosts.
 pub(crate) struct Schedule {
     pool: Pool,
     global: Limit,
     /// Entries locked and not yet published, over the run (see [`OPEN_ENTRIES_PER_SLOT`]).
     open_entries: Semaphore,
+    /// A host's places: all of them when `per_host` was given; otherwise those of an HTTP/1.1
+    /// host until its first answer comes over HTTP/2 (see [`HTTP1_CONNECTIONS_PER_HOST`]).
     per_host: usize,
+    per_host_until_multiplexed: usize,
     /// Lanes per host: no more than transfers that may be in flight to a host at once.
     lanes_per_host: usize,
     hosts: Mutex<HashMap<String, Arc<Host>>>,
@@ -42,6 +54,9 @@ pub(crate) struct Schedule {
 /// One host's limits, and its lanes (each with its first-contact gate).
 pub(crate) struct Host {
     limit: Limit,
+    /// Places the host gains once it answers over HTTP/2.
+    widen_by: usize,
+    multiplexed: AtomicBool,
     lanes: Lanes,
     /// The host's share of the run's open entries, taken before the run's, so one host's
     /// queue cannot hold them all.
@@ -62,7 +77,12 @@ impl Schedule {
     pub(crate) fn new(pool: Pool, options: &RunOptions) -> Self {
         let concurrency = options.concurrency.get();
         let per_host = options.per_host_limit();
+        let per_host_until_multiplexed = match options.per_host {
+            Some(_) => per_host,
+            None => per_host.min(HTTP1_CONNECTIONS_PER_HOST),
+        };
         Self {
+            per_host_until_multiplexed,
             lanes_per_host: pool.lane_count().min(per_host),
             pool,
             global: Limit::new(concurrency),
@@ -85,7 +105,9 @@ impl Schedule {
         let mut hosts = self.hosts.lock().unwrap_or_else(PoisonError::into_inner);
         Arc::clone(hosts.entry(key).or_insert_with(|| {
             Arc::new(Host {
-                limit: Limit::new(self.per_host),
+                limit: Limit::new(self.per_host_until_multiplexed),
+                widen_by: self.per_host - self.per_host_until_multiplexed,
+                multiplexed: AtomicBool::new(false),
                 lanes: Lanes::new(self.lanes_per_host),
                 open_entries: Semaphore::new(self.per_host.saturating_mul(OPEN_ENTRIES_PER_SLOT)),
             })
@@ -111,6 +133,7 @@ impl Schedule {
         let lane = host.lanes.take();
         let first_contact = lane.pass().await;
         Slot {
+            host,
             client: self.pool.lane(lane.index),
             first_contact,
             _lane: lane,
@@ -127,6 +150,7 @@ impl Schedule {
 
 /// A transfer's right to run, and the client of its lane.
 pub(crate) struct Slot<'a> {
+    host: &'a Host,
     pub(crate) client: &'a reqwest::Client,
     first_contact: Option<FirstContact<'a>>,
     // Dropped last, in this order: the lane count, then the permits.
@@ -137,10 +161,15 @@ pub(crate) struct Slot<'a> {
 
 impl Slot<'_> {
     /// Response headers (or a failure) arrived: if this was the lane's first contact, the
-    /// requests waiting for it go now.
-    pub(crate) fn answered(&mut self) {
+    /// requests waiting for it go now; if they came over HTTP/2, the host takes its full share
+    /// of the run from now on.
+    pub(crate) fn answered(&mut self, response: Option<&reqwest::Response>) {
         if let Some(first) = self.first_contact.take() {
             first.connected();
+        }
+        let multiplexed = response.is_some_and(|r| r.version() == reqwest::Version::HTTP_2);
+        if multiplexed && !self.host.multiplexed.swap(true, Ordering::AcqRel) {
+            self.host.limit.add_places(self.host.widen_by);
         }
     }
 }

@@ -254,7 +254,7 @@ impl<'s> Segments<'s, '_> {
             request = request.header(header::IF_RANGE, validator);
         }
         let sent = self.transfer.send(request).await;
-        slot.answered();
+        slot.answered(sent.as_ref().ok());
         let response = sent?;
         match response.status() {
             StatusCode::PARTIAL_CONTENT => {

@@ -42,7 +42,7 @@ pub(crate) async fn attempt(
         request = request.header(header::IF_RANGE, validator);
     }
     let sent = transfer.send(request).await;
-    slot.answered();
+    slot.answered(sent.as_ref().ok());
     let response = sent?;
 
     let status = response.status();

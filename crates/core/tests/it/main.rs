@@ -8,6 +8,7 @@ mod credentials;
 mod download;
 mod fairness;
 mod faults;
+mod in_flight;
 mod memory;
 mod reliability;
 mod resolve;
