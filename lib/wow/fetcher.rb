@@ -10,7 +10,9 @@ module Wow
   #                                       dest: "vendor/cache")
   #   results.map(&:path) # => [".../vendor/cache/rack-3.0.8.gem", ".../vendor/cache/rake-13.1.0.gem"]
   #
-  # The methods below marked "native" are implemented in the extension (ext/src/ruby_api).
+  # The methods below marked "native" are implemented in the extension (ext/src/ruby_api), as is
+  # +OPTIONS+: the option names (the keywords of #initialize, #download_all and #resolve), a
+  # frozen Array of Symbols in the order #download_all lists them.
   #
   # @!method initialize(**options)
   #   Native. Validates +options+ (the same as +download_all+ takes) now, and keeps them as
@@ -26,12 +28,24 @@ module Wow
   #   (+"name-version"+ or +"name-version-platform"+), or objects responding to +name+ and
   #   +version+ (Gem::Specification, Gem::NameTuple, Bundler::LazySpecification).
   #
-  #   Options (defaults in brackets): +dest:+ [nil], +cache_dir:+ [Fetcher.default_cache_dir],
-  #   +source:+ ["https://rubygems.org"], +concurrency:+ [16], +per_host:+ [= concurrency],
-  #   +retries:+ [3], +connect_timeout:+ [10], +read_timeout:+ [30], +raise_on_failure:+
-  #   [true], +progress:+ [:auto] (+:bar+, +:plain+, false), +progress_interval:+ [0.1],
-  #   +headers:+ [{}], +ca_file:+ [$SSL_CERT_FILE], +http1_only:+
-  #   [false] and +resolve:+ [false] (+gems+ are requirements for #resolve). Per-call options override the instance's; +nil+ means the default.
+  #   Options, with their defaults in brackets (README.md, "Options", says more). #initialize
+  #   and #resolve take the same keywords, which OPTIONS lists; per-call options override the
+  #   instance's, and +nil+ means the default.
+  #   - +dest:+ [nil] directory that receives the +full_name.gem+ files
+  #   - +cache_dir:+ [Fetcher.default_cache_dir] the cache, shared by all processes
+  #   - +source:+ ["https://rubygems.org"] base URL for items without +url:+
+  #   - +concurrency:+ [16] transfers in flight at once, over all hosts
+  #   - +per_host:+ [= concurrency] transfers in flight at once to one host
+  #   - +retries:+ [3] extra attempts after a retryable failure
+  #   - +connect_timeout:+ [10] seconds to connect (TCP and TLS)
+  #   - +read_timeout:+ [30] seconds without a single byte before a transfer counts as stalled
+  #   - +raise_on_failure:+ [true] raise DownloadError when an item failed
+  #   - +progress:+ [:auto] live progress on a terminal; +:bar+, +:plain+ or false
+  #   - +progress_interval:+ [0.1] seconds between two +:progress+ events of one item
+  #   - +headers:+ [{}] extra request headers, sent only to the origin they go with
+  #   - +ca_file:+ [$SSL_CERT_FILE] a PEM bundle trusted in addition to the system's roots
+  #   - +http1_only:+ [false] offer only HTTP/1.1
+  #   - +resolve:+ [false] +gems+ are requirements, resolved as #resolve does first
   #
   #   The block, if given, receives every Event on the calling thread. An exception raised
   #   by the block, Ctrl-C, Thread#raise or Thread#kill cancels every transfer, removes temp

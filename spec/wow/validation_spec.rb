@@ -1,7 +1,9 @@
 # frozen_string_literal: true
 
 # Bad input is an ArgumentError with an exact message, raised before any network traffic
-# (README.md, "Options": bad input is an ArgumentError). Converted in ext/src/ruby_api/convert.rs.
+# (README.md, "Options": bad input is an ArgumentError). Options are read in
+# ext/src/ruby_api/options.rs and checked by crates/core/src/settings.rs; items are converted in
+# ext/src/ruby_api/items.rs.
 RSpec.describe "Wow::Fetcher input validation", mirror: true do
   def refusal(gems, **options)
     fetch(gems, **options)

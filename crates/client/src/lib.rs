@@ -22,7 +22,7 @@ pub use error::{Error, ErrorKind, NetworkFailure};
 pub use failure::{send_error, transport_error};
 pub use headers::RequestHeaders;
 pub use lanes::{ConnectGate, FirstContact, LaneSlot, Lanes};
-pub use options::{ClientOptions, DEFAULT_CONNECT_TIMEOUT};
+pub use options::{ClientOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT};
 pub use pool::{ClientError, Pool, LANES};
 pub use range::{content_range, ContentRange};
 pub use redirect::{send, SendError};

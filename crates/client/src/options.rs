@@ -5,6 +5,9 @@ use std::time::Duration;
 
 /// Seconds to establish TCP + TLS; generous for a cold mobile link, short enough for CI.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Seconds without a single body byte before a response (a gem download or an index request)
+/// counts as stalled.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The settings of one pool (one per `Fetcher`). A call whose settings differ from its
 /// `Fetcher`'s gets a pool of its own for that call.

@@ -1,7 +1,8 @@
 //! wow-fetch's engine as one API: a [`Fetcher`] (a runtime and a pooled client) that downloads
 //! items ([`wow_fetch_download`]) and resolves requirements ([`wow_fetch_resolve`]) over the
-//! same connections. No Ruby here: the binding in `ext/` converts input, drains [`Run`] events
-//! and maps [`Error`]s.
+//! same connections, and the [`Settings`] of its API: every option, its kind of value, its
+//! default and its checks, in one table. No Ruby here: the binding in `ext/` reads Ruby values
+//! onto [`Settings`], converts items, drains [`Run`] events and maps [`Error`]s.
 //!
 //! The workspace, each crate importing only those below it:
 //!
@@ -11,8 +12,13 @@
 //! ```
 
 mod fetcher;
+mod settings;
 
 pub use fetcher::{Fetcher, InitError, StartError};
+pub use settings::{
+    ApplyError, CallOptions, Environment, Progress, SettingDefault, SettingError, SettingInfo,
+    SettingKind, SettingValue, Settings, SETTINGS,
+};
 pub use tokio_util::sync::CancellationToken;
 pub use wow_fetch_cache::cache_path;
 pub use wow_fetch_client::{

@@ -5,13 +5,12 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use wow_fetch_client::DEFAULT_READ_TIMEOUT;
 use wow_fetch_client::{RequestHeaders, RetryPolicy};
 
 /// Transfers in flight at once, over all hosts. Sixteen keeps a 100 Mbit/s, 50 ms link full
 /// even for small gems while staying polite to a single mirror.
 pub const DEFAULT_CONCURRENCY: NonZeroUsize = NonZeroUsize::new(16).expect("nonzero");
-/// Seconds without a single body byte before a transfer counts as stalled.
-pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often one item may report progress; ten updates a second is smooth for a bar and cheap
 /// for a Ruby block.
 pub const DEFAULT_PROGRESS_INTERVAL: Duration = Duration::from_millis(100);

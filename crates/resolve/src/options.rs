@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::version::Version;
+pub use wow_fetch_client::DEFAULT_READ_TIMEOUT;
 use wow_fetch_client::{RequestHeaders, RetryPolicy};
 use wow_fetch_gem::RUBY_PLATFORM;
 
@@ -14,8 +15,6 @@ use wow_fetch_gem::RUBY_PLATFORM;
 /// connection: 64 keeps a whole level of a Rails app's tree (about 45 gems) in flight at once
 /// while staying under the 100 concurrent streams servers commonly allow.
 pub const DEFAULT_INDEX_CONCURRENCY: NonZeroUsize = NonZeroUsize::new(64).expect("nonzero");
-/// Seconds without a single body byte before an index request counts as stalled.
-pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What a resolve needs to know that the index cannot tell it.
 #[derive(Clone, Debug)]

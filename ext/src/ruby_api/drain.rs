@@ -6,9 +6,8 @@
 use magnus::rb_sys::FromRawValue;
 use magnus::{prelude::*, Error, Ruby, Value};
 use rb_sys::rb_gv_get;
-use wow_fetch_core::{Event, Outcome, Run};
+use wow_fetch_core::{Event, Outcome, Progress, Run};
 
-use super::convert::Progress;
 use super::{errors, event};
 use crate::helpers::nogvl::nogvl;
 use crate::progress::{finished_line, Bar};

@@ -1,4 +1,4 @@
-//! `Wow::Fetcher`: the options given to `new`, and the engine (runtime and connection pool)
+//! `Wow::Fetcher`: the settings given to `new`, and the engine (runtime and connection pool)
 //! built on first use, shared by every Ruby thread that calls this instance, and rebuilt in a
 //! forked child.
 
@@ -8,14 +8,15 @@ use magnus::{
     function, method, prelude::*, scan_args::scan_args, Error, RArray, RHash, RString, Ruby, Value,
 };
 
-use super::convert::{self, Options};
-use super::{drain, errors, fetcher_class, result};
+use wow_fetch_core::{CallOptions, Settings};
+
+use super::{drain, errors, fetcher_class, items, options, requests, result};
 use crate::helpers::nogvl::nogvl;
 
 #[magnus::wrap(class = "Wow::Fetcher", free_immediately, size)]
 #[derive(Default)]
 pub struct Fetcher {
-    options: Mutex<Options>,
+    settings: Mutex<Settings>,
     engine: Mutex<Option<Engine>>,
 }
 
@@ -38,7 +39,7 @@ impl Fetcher {
     /// than at the first download.
     fn initialize(ruby: &Ruby, rb_self: &Self, args: &[Value]) -> Result<(), Error> {
         let args = scan_args::<(), (), (), (), RHash, ()>(args)?;
-        *lock(&rb_self.options) = Options::parse(ruby, args.keywords)?;
+        *lock(&rb_self.settings) = options::parse(ruby, args.keywords)?;
         Ok(())
     }
 
@@ -48,7 +49,7 @@ impl Fetcher {
         let items = if call.resolve {
             resolve_items(ruby, &engine, gems, &call)?
         } else {
-            convert::items(ruby, gems, &call.source)?
+            items::items(ruby, gems, &call.source)?
         };
         if items.is_empty() {
             return Ok(ruby.ary_new());
@@ -91,22 +92,21 @@ impl Fetcher {
         &self,
         ruby: &Ruby,
         args: &[Value],
-    ) -> Result<(Value, convert::Call, Arc<wow_fetch_core::Fetcher>), Error> {
+    ) -> Result<(Value, CallOptions, Arc<wow_fetch_core::Fetcher>), Error> {
         let args = scan_args::<(Value,), (), (), (), RHash, ()>(args)?;
         let (gems,) = args.required;
-        let own = lock(&self.options).clone();
-        let call = own
-            .merged(&Options::parse(ruby, args.keywords)?)
-            .resolve(ruby)?;
+        let own = lock(&self.settings).clone();
+        let given = options::parse(ruby, args.keywords)?;
+        let call = options::call_options(ruby, &own.merged(&given))?;
         let engine = self.engine(ruby, &own)?;
         Ok((gems, call, engine))
     }
 
     /// This process's engine, built on first use with the instance's own options (a call
     /// with different connection settings gets a pool of its own from the engine).
-    fn engine(&self, ruby: &Ruby, own: &Options) -> Result<Arc<wow_fetch_core::Fetcher>, Error> {
+    fn engine(&self, ruby: &Ruby, own: &Settings) -> Result<Arc<wow_fetch_core::Fetcher>, Error> {
         // Read before locking: it runs Ruby code (`ENV`), during which another thread may run.
-        let client_options = own.client_options(ruby)?;
+        let client_options = options::client_options(ruby, own)?;
         let pid = std::process::id();
         let mut slot = lock(&self.engine);
         match slot.as_ref() {
@@ -148,14 +148,14 @@ fn resolve_items(
     ruby: &Ruby,
     engine: &wow_fetch_core::Fetcher,
     gems: Value,
-    call: &convert::Call,
+    call: &CallOptions,
 ) -> Result<Vec<wow_fetch_core::Item>, Error> {
-    let requests = convert::requests(ruby, gems)?;
+    let requests = requests::requests(ruby, gems)?;
     if requests.is_empty() {
         return Ok(Vec::new());
     }
     let cancel = wow_fetch_core::CancellationToken::new();
-    let mut options = convert::resolve_options(ruby, call)?;
+    let mut options = requests::resolve_options(ruby, call)?;
     options.cancel = Some(cancel.clone());
     // This call's client options (a per-call `ca_file:`, `http1_only:`, `connect_timeout:`,
     // the lockfile's `ssl_ca_cert` from the CLI) apply to the index requests too.
@@ -200,5 +200,6 @@ pub fn init(ruby: &Ruby) -> Result<(), Error> {
     class.define_method("download_all", method!(Fetcher::download_all, -1))?;
     class.define_method("resolve", method!(Fetcher::resolve, -1))?;
     class.define_singleton_method("parse_full_name", function!(parse_full_name, 1))?;
+    class.const_set("OPTIONS", options::names(ruby)?)?;
     Ok(())
 }

@@ -1,13 +1,19 @@
 //! Everything Ruby sees. `Wow` and `Wow::Fetcher` are opened here once; each file adds one
-//! class. The plain-Ruby parts (`Result`, `Event`, the error classes) live in `lib/` and are
+//! class (`fetcher`, `result`, `event`, `errors`) or does one job for them: `options` (keywords
+//! onto the engine's settings), `items` (the `gems` argument), `requests` (`resolve`'s
+//! requirements and the running Ruby), `values` (readers of Ruby values), `drain` (a run's
+//! events to the block). The plain-Ruby parts (`Result`, `Event`, the error classes) live in `lib/` and are
 //! looked up when needed, so their documentation and `inspect` stay in Ruby.
 
-mod convert;
 mod drain;
 mod errors;
 mod event;
 mod fetcher;
+mod items;
+mod options;
+mod requests;
 mod result;
+mod values;
 
 use magnus::{prelude::*, Error, KwArgs, RClass, RModule, Ruby, TryConvert, Value};
 
