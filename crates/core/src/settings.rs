@@ -468,8 +468,9 @@ settings! {
     source: String as Url = { DEFAULT_SOURCE.to_owned() },
     /// Transfers in flight at once, over all hosts.
     concurrency: NonZeroUsize as PositiveInteger = { DEFAULT_CONCURRENCY },
-    /// Transfers in flight at once to one host; unset, as many as `concurrency`.
-    per_host: NonZeroUsize as PositiveInteger = { unset "= concurrency" },
+    /// Transfers in flight at once to one host; unset, as many as `concurrency` once the host
+    /// answers over HTTP/2, and at most 16 (connections) before that or over HTTP/1.1.
+    per_host: NonZeroUsize as PositiveInteger = { unset "= concurrency over HTTP/2, at most 16 over HTTP/1.1" },
     /// Extra attempts after a retryable failure.
     retries: u32 as Count = { DEFAULT_RETRIES },
     /// Time to connect (TCP and TLS).
@@ -715,7 +716,10 @@ mod tests {
         assert_eq!(shown("cache_dir"), "environment");
         assert_eq!(shown("source"), "\"https://rubygems.org\"");
         assert_eq!(shown("concurrency"), "16");
-        assert_eq!(shown("per_host"), "unset: = concurrency");
+        assert_eq!(
+            shown("per_host"),
+            "unset: = concurrency over HTTP/2, at most 16 over HTTP/1.1"
+        );
         assert_eq!(shown("retries"), "3");
         assert_eq!(shown("connect_timeout"), "10");
         assert_eq!(shown("read_timeout"), "30");

@@ -96,7 +96,7 @@ module Wow
           o.on("-j", "--concurrency N", Integer, "Transfers in flight at once (default 16)") do |n|
             options[:concurrency] = positive(n, "--concurrency")
           end
-          o.on("--per-host N", Integer, "Transfers in flight to one host (default: --concurrency)") do |n|
+          o.on("--per-host N", Integer, "Transfers in flight to one host (default: --concurrency over HTTP/2, at most 16 over HTTP/1.1)") do |n|
             options[:per_host] = positive(n, "--per-host")
           end
           o.on("-s", "--source URL", "Server for GEM-VERSION arguments (default https://rubygems.org)") do |url|
