@@ -34,11 +34,16 @@ require "shellwords"
 
 module WowBench
   class BundleBench
-    Cell = Struct.new(:id, :version, :rootfs, :ruby, keyword_init: true)
+    # `windows`: the Gemfile's platform lists spelled as Rails 7.2+ generates them
+    # (`%i[ windows jruby ]`): Bundler 4.0 rejects `:mingw, :mswin, :x64_mingw` ("[REMOVED]
+    # Platform :mingw, :mswin, :x64_mingw has been removed. Please use platform :windows
+    # instead."), and Bundler 2.3 does not know `windows`. On Linux both spellings lock and
+    # install the same gems.
+    Cell = Struct.new(:id, :version, :rootfs, :ruby, :windows, keyword_init: true)
     CELLS = [
-      Cell.new(id: "2.3", version: "2.3.15", rootfs: nil, ruby: "Ruby 3.1, this machine (Debian 12)"),
-      Cell.new(id: "2.6", version: "2.6.9", rootfs: nil, ruby: "Ruby 3.1, this machine (Debian 12)"),
-      Cell.new(id: "4.0", version: "4.0.0.dev", rootfs: "trixie", ruby: "Ruby 3.3, Debian 13 root filesystem"),
+      Cell.new(id: "2.3", version: "2.3.15", rootfs: nil, ruby: "Ruby 3.1, this machine (Debian 12)", windows: false),
+      Cell.new(id: "2.6", version: "2.6.9", rootfs: nil, ruby: "Ruby 3.1, this machine (Debian 12)", windows: false),
+      Cell.new(id: "4.0", version: "4.0.0.dev", rootfs: "trixie", ruby: "Ruby 3.3, Debian 13 root filesystem", windows: true),
     ].freeze
     VARIANTS = %w[plain plugin floor].freeze
     VARIANT_LABELS = { "plain" => "bundle install", "plugin" => "bundle install, wow-fetch plugin",
@@ -108,8 +113,8 @@ module WowBench
         version, ok = in_cell_capture(cell, ["bundle", "_#{cell.version}_", "--version"])
         return "bundle _#{cell.version}_ --version failed: #{version.strip}" unless ok
       end
-      facts["bundler"] = version.strip
-      facts["ruby"] = in_cell_capture(cell, %w[ruby -v]).first.strip
+      facts["bundler"] = version.strip.delete_prefix("Bundler version ")
+      facts["ruby_v"] = in_cell_capture(cell, %w[ruby -v]).first.strip
       problem = ensure_extension(cell) and return problem
 
       %w[plain plugin].each do |variant|
@@ -122,7 +127,7 @@ module WowBench
     # root-filesystem cell it is built there (bin/rootfs --toolchain) when missing or older
     # than the engine's sources, unless WOW_BENCH_BUILD=0.
     def ensure_extension(cell)
-      minor = @facts[cell.id]["ruby"][/ruby (\d+\.\d+)/, 1]
+      minor = @facts[cell.id]["ruby_v"][/ruby (\d+\.\d+)/, 1]
       so = File.join(ROOT, "lib/wow/fetch", minor.to_s, "wow_fetch.so")
       stale = Bench.stale?(so)
       if cell.rootfs && stale && ENV["WOW_BENCH_BUILD"] != "0"
@@ -142,29 +147,64 @@ module WowBench
 
     def template(cell, variant) = File.join(@bench.work, "apps", "bundle-#{cell.id}-#{variant}")
 
-    def gemfile_text(variant)
-      text = "source #{@set.source.dump}\n\n#{File.read(File.join(ROOT, "bench/sets/rails.Gemfile"))}"
+    def gemfile_text(cell, variant, pins = {})
+      gemfile = File.read(File.join(ROOT, "bench/sets/rails.Gemfile"))
+      gemfile = gemfile.gsub(/ mingw mswin x64_mingw /, " windows ").gsub(/ mingw x64_mingw /, " windows ") if cell.windows
+      text = "source #{@set.source.dump}\n\n#{gemfile}"
+      unless pins.empty?
+        text += "\n# The mirror's versions: this Ruby ships newer ones as default gems, which the lock would\n" \
+                "# otherwise pick without a checksum (see bench/lib/bundle.rb).\n"
+        text += pins.map { |name, version| "gem #{name.dump}, #{version.dump}\n" }.join
+      end
       text += "\nplugin \"wow-fetch\", path: #{ROOT.dump}\n" if variant == "plugin"
       text
     end
 
     # `bundle _V_ lock` of the app, by the cell's own Bundler; kept while the set, the Gemfile
-    # and the version are unchanged.
+    # and the version are unchanged. The lock must name exactly the set's gems: a Ruby whose
+    # default gems are newer than the mirror's (Ruby 3.3.8 ships stringio 3.1.1; the set has
+    # 3.1.0, which psych needs at any version) makes Bundler 2.5+ lock the local default gem with
+    # an empty CHECKSUMS entry, and a frozen install then refuses to run. Such gems are pinned
+    # to the set's version in the Gemfile (the same gems get installed in every cell) and the
+    # pins are reported.
     def lock(cell, variant)
       app = template(cell, variant)
-      stamp = [File.read(File.join(@set.site, ".stamp")), gemfile_text(variant), cell.version].join("\0")
+      pins_file = File.join(app, ".pins")
+      pins = File.exist?(pins_file) ? File.read(pins_file).lines.to_h { |l| l.split } : {}
+      stamp = ["lock v2", File.read(File.join(@set.site, ".stamp")), gemfile_text(cell, variant), cell.version].join("\0")
       stamp_file = File.join(app, ".stamp")
-      return nil if File.exist?(stamp_file) && File.read(stamp_file) == stamp && File.exist?(File.join(app, "Gemfile.lock"))
+      if File.exist?(stamp_file) && File.read(stamp_file) == stamp && File.exist?(File.join(app, "Gemfile.lock"))
+        (@facts[cell.id]["pins"] ||= {}).merge!(pins)
+        return nil
+      end
 
       FileUtils.rm_rf(app)
       FileUtils.mkdir_p(app)
-      File.write(File.join(app, "Gemfile"), gemfile_text(variant))
-      home = @bench.fresh_dir("bundle-lock-home")
-      env = run_env(home).merge("WOW_FETCH_PLUGIN" => "0")
-      log "  bundle _#{cell.version}_ lock (#{variant} Gemfile)"
-      r = in_cell_timed(cell, ["bundle", "_#{cell.version}_", "lock"], env, app, "bundle-lock-#{cell.id}-#{variant}")
-      return "bundle _#{cell.version}_ lock (#{variant}) failed: #{tail(r["log"])}" unless r["exit"]&.zero?
+      pins = {}
+      2.times do |attempt|
+        File.write(File.join(app, "Gemfile"), gemfile_text(cell, variant, pins))
+        FileUtils.rm_f(File.join(app, "Gemfile.lock"))
+        home = @bench.fresh_dir("bundle-lock-home")
+        env = run_env(home).merge("WOW_FETCH_PLUGIN" => "0")
+        log "  bundle _#{cell.version}_ lock (#{variant} Gemfile#{pins.empty? ? "" : ", pinned #{pins.map { |n, v| "#{n} #{v}" }.join(", ")}"})"
+        r = in_cell_timed(cell, ["bundle", "_#{cell.version}_", "lock"], env, app, "bundle-lock-#{cell.id}-#{variant}")
+        return "bundle _#{cell.version}_ lock (#{variant}) failed: #{tail(r["log"])}" unless r["exit"]&.zero?
 
+        locked = File.read(File.join(app, "Gemfile.lock")).scan(/^    (\S+) \(([^)\s]+)\)$/).to_h
+        wanted = @set.items.to_h { |i| [i.name, i.full_name.delete_prefix("#{i.name}-")] }
+        differ = wanted.reject { |name, version| locked[name] == version }
+        extra = locked.keys - wanted.keys - ["wow-fetch"]
+        break if differ.empty? && extra.empty?
+
+        if attempt.positive? || !extra.empty? || differ.any? { |name, _| locked[name].nil? }
+          return "bundle _#{cell.version}_ lock (#{variant}) locked other gems than the set: " \
+                 "#{differ.map { |n, v| "#{n} #{locked[n] || "missing"} (set: #{v})" }.join(", ")}#{extra.empty? ? "" : "; extra #{extra.join(", ")}"}"
+        end
+        log "  the lock took #{differ.map { |n, _| "#{n} #{locked[n]}" }.join(", ")} (this Ruby's default gems?); pinning the set's versions"
+        pins = differ
+      end
+      File.write(pins_file, pins.map { |n, v| "#{n} #{v}\n" }.join)
+      (@facts[cell.id]["pins"] ||= {}).merge!(pins)
       File.write(stamp_file, stamp)
       nil
     end
@@ -177,13 +217,16 @@ module WowBench
       r = in_cell_timed(cell, ["bundle", "_#{cell.version}_", "install"], install_env(home), app, "bundle-prime-#{cell.id}")
       return "the priming plain install failed: #{tail(r["log"])}" unless r["exit"]&.zero?
 
-      problem = verify_installed(home) and return "the priming plain install: #{problem}"
+      problem = verify_installed(home, r["log"]) and return "the priming plain install: #{problem}"
 
+      # Every downloaded .gem: all of the set's, less any Bundler took from Ruby's default gems
+      # (Ruby 3.1 ships ruby2_keywords 0.0.5, which Bundler 2.3 uses in place).
       names = @set.items.to_h { |i| [i.file, true] }
-      dirs = Dir[File.join(home, "**", "*.gem")].group_by { |f| File.dirname(f) }
-                                                .select { |_, files| files.count { |f| names[File.basename(f)] } == names.size }
-                                                .keys.reject { |d| d.start_with?(File.join(home, "app")) }
-      return "after a plain install no directory under HOME holds every .gem" if dirs.empty?
+      counts = Dir[File.join(home, "**", "*.gem")].reject { |f| f.start_with?(File.join(home, "app/")) }
+                                                  .group_by { |f| File.dirname(f) }
+                                                  .transform_values { |files| files.count { |f| names[File.basename(f)] } }
+      dirs = counts.select { |_, n| n >= names.size * 0.9 }.keys
+      return "after a plain install no directory under HOME holds the set's .gem files (#{counts.max_by(&:last).inspect})" if dirs.empty?
 
       @layout[cell.id] = dirs.map { |d| d.delete_prefix("#{home}/") }
       @facts[cell.id]["gem_cache"] = @layout[cell.id]
@@ -231,11 +274,11 @@ module WowBench
       argv, env = in_cell(cell, ["bundle", "_#{cell.version}_", "install"], install_env(home), app)
       r = @bench.measured("#{kase.id}-#{tool.id}-#{round + 1}", argv, env, app)
       r["round"] = round + 1
-      r["error"] ||= verify_installed(home)
+      r["error"] ||= verify_installed(home, r["log"])
       lines = File.exist?(r["log"]) ? File.read(r["log"]).lines.grep(/wow-fetch/).map(&:strip) : []
-      r["plugin_lines"] = lines.first(5) unless lines.empty?
+      r["plugin_lines"] = lines.sort_by { |l| l.start_with?("wow-fetch:") ? 0 : 1 }.first(5) unless lines.empty?
       if tool.variant == "plugin" && lines.none? { |l| l.match?(/^wow-fetch: prepared \d+ packages/) }
-        r["error"] ||= "the plugin did not prefetch (#{lines.first || "no wow-fetch line in the output"})"
+        r["error"] ||= "the plugin did not prefetch (#{lines.grep(/^wow-fetch:/).first || "no `wow-fetch: prepared` line in the output"})"
       end
       if tool.variant == "floor" && r["s2c_bytes"].to_i > @set.bytes / 2
         r["error"] ||= format("the floor took %.1f MB from the mirror: Bundler downloaded gems", r["s2c_bytes"] / 1e6)
@@ -252,7 +295,13 @@ module WowBench
     end
 
     # Frozen: the lockfile is the cell's own and must not change; nothing is re-resolved.
-    def install_env(home) = run_env(home).merge("BUNDLE_FROZEN" => "true")
+    # GEM_HOME (fresh, under HOME) must exist: Bundler 2.3 writes a path plugin's executables
+    # to GEM_HOME/bin and fails the whole install when the directory is missing.
+    def install_env(home)
+      env = run_env(home).merge("BUNDLE_FROZEN" => "true")
+      FileUtils.mkdir_p(env["GEM_HOME"])
+      env
+    end
 
     def app_copy(cell, variant, home)
       app = File.join(home, "app")
@@ -261,10 +310,17 @@ module WowBench
       app
     end
 
-    # Every locked gem installed (its gemspec under BUNDLE_PATH), nil when so.
-    def verify_installed(home)
+    # Every locked gem installed (its gemspec under BUNDLE_PATH), or used from Ruby's default
+    # gems as Bundler's output says ("Using ruby2_keywords 0.0.5"), and "Bundle complete!";
+    # nil when so.
+    def verify_installed(home, log)
+      output = File.exist?(log.to_s) ? File.read(log) : ""
+      return "no \"Bundle complete!\" in the output" unless output.include?("Bundle complete!")
+
       installed = Dir[File.join(home, "bundle-path", "**", "specifications", "*.gemspec")].to_h { |f| [File.basename(f, ".gemspec"), true] }
-      missing = @set.items.reject { |i| installed[i.full_name] }
+      missing = @set.items.reject do |i|
+        installed[i.full_name] || output.match?(/^Using #{Regexp.escape(i.name)} #{Regexp.escape(i.full_name.delete_prefix("#{i.name}-"))}( |$)/)
+      end
       missing.empty? ? nil : "#{missing.size} of #{@set.items.size} gems not installed (#{missing.first.full_name}…)"
     end
 

@@ -453,7 +453,7 @@ module WowBench
     def describe(kase, r)
       return "FAILED (#{r["error"]})" unless r["ok"]
 
-      text = if kase.kind == :startup then format("%.1f ms", r["wall"] * 1e3)
+      text = if kase.kind == :startup then format("%.1f ms%s", r["wall"] * 1e3, r["syns"].to_i.positive? ? ", #{r["syns"]} conns" : "")
              else format("%.2f s, %d conns", r["wall"], r["syns"].to_i)
              end
       text += format(" (call %.2f s)", r["call_s"]) if r["call_s"]

@@ -215,19 +215,29 @@ module WowBench
         speedup = med.("plain") && med.("plugin") && med.("plain") / med.("plugin")
         mb = %w[plain plugin floor].map { |x| f(v[x]&.dig("from_mirror_mb"), 1) }.join(" / ")
         runs = %w[plain plugin floor].map { |x| v[x] ? runs_cell(v[x]) : "–" }.join(" / ")
-        out << "| #{cell["bundler"] || cell["version"]} | #{cell["ruby_version"] || cell["ruby"]} | #{f(med.("plain"))} | " \
+        out << "| #{cell["bundler"] || cell["version"]} | #{cell["ruby_v"].to_s[/\Aruby \S+/]} (#{cell["ruby"]}) | #{f(med.("plain"))} | " \
                "#{f(med.("plugin"))} | #{f(med.("floor"))} | #{f(ratio)}× | #{f(speedup)}× | #{mb} | " \
                "#{f(v["plugin"]&.dig("peak_rss_mb"), 0)} | #{runs} |"
       end
       notes = (c["cells"] || {}).filter_map do |id, cell|
         next if cell["problem"] || cell["gem_cache"].nil?
 
-        "#{cell["bundler"] || cell["version"]} (#{cell["ruby"]}; #{cell["ruby_version"] || "?"}) caches .gem files in " +
+        "#{cell["bundler"] || cell["version"]} (#{cell["ruby_v"].to_s[/\Aruby \S+/]}) caches .gem files in " +
           cell["gem_cache"].map { |d| "`HOME/#{d}`" }.join(" and ")
       end
       unless notes.empty?
         out << ""
         out << "Where each Bundler read the floor's files from (learnt from an untimed plain install): #{notes.join("; ")}."
+      end
+      pins = (c["cells"] || {}).filter_map do |_, cell|
+        next if cell["pins"].nil? || cell["pins"].empty?
+
+        "Bundler #{cell["version"]} (#{cell["ruby_v"].to_s[/\Aruby \S+/]}): #{cell["pins"].map { |n, v| "#{n} #{v}" }.join(", ")}"
+      end
+      unless pins.empty?
+        out << ""
+        out << "Pinned in that cell's Gemfile to the set's versions, because the Ruby's own default gems are newer and " \
+               "the lock would take them without a checksum (a frozen install then refuses to run): #{pins.join("; ")}."
       end
       plugin_lines = c["peers"].select { |p| p["variant"] == "plugin" }.filter_map do |p|
         line = p["runs"].filter_map { |r| r["plugin_lines"]&.first }.first
@@ -328,7 +338,11 @@ module WowBench
       row = 20
       y = 40
       parts = []
-      cases = results["cases"].select { |c| kind(c) == "download" }
+      cases = results["cases"].select { |c| kind(c) == "download" && c["peers"].any? { |p| p["median_s"] } }
+      if cases.empty?
+        return %(<svg xmlns="http://www.w3.org/2000/svg" width="480" height="40" font-family="sans-serif" font-size="12">) +
+               %(<text x="10" y="24">No download case in this run.</text></svg>\n)
+      end
       all = cases.flat_map { |c| c["peers"].map { |p| p["median_s"] } + limits(c) }.compact
       lo = 10.0**Math.log10(all.min).floor
       hi = 10.0**Math.log10(all.max).ceil
