@@ -159,7 +159,8 @@ module WowBench
       unknown = Array(options[:cases]) - CASES.map(&:id)
       raise "unknown case #{unknown.join(", ")} (#{CASES.map(&:id).join(", ")})" if unknown.any?
 
-      @peers = select_tools(Peers.all(ROOT), options[:peers]) { |id| Peers.find(ROOT, id) }
+      # Download cases' tools per case (aria2c's best setting differs by case).
+      @peers = CASES.to_h { |c| [c.id, select_tools(Peers.all(ROOT, c.id), options[:peers]) { |id| Peers.find(ROOT, id) }] }
       @bundle = BundleBench.new(self, @sets.fetch("rails"), options[:peers])
     end
 
@@ -481,7 +482,8 @@ module WowBench
 
     def measure_case(kase, wow_ok)
       set = @sets.fetch(kase.set)
-      if @peers.empty?
+      peers = @peers.fetch(kase.id)
+      if peers.empty?
         self.class.log "case #{kase.id}: no peer chosen by --peers; left out"
         return nil
       end
@@ -489,15 +491,15 @@ module WowBench
                      "RTT #{kase.rtt_ms} ms, #{kase.rate_mbit} Mbit/s, payload limit #{kase.payload_limit(set.bytes).round(2)} s, " \
                      "wire limit #{kase.wire_limit(set.bytes).round(2)} s"
       load_before, check = case_start(kase, set)
-      skipped = @peers.to_h { |p| [p.id, p.id.start_with?("wow-") && !wow_ok ? "not built" : nil] }
-      entries = round_robin(kase, @peers, @opts[:runs], skipped: skipped) { |peer, round| run_once(kase, set, peer, round) }
+      skipped = peers.to_h { |p| [p.id, p.id.start_with?("wow-") && !wow_ok ? "not built" : nil] }
+      entries = round_robin(kase, peers, @opts[:runs], skipped: skipped) { |peer, round| run_once(kase, set, peer, round) }
       # The Ruby API's primary number: the `download_all` call inside the same processes.
       if (ruby = entries.find { |e| e["id"] == "wow-ruby" })
         call_runs = ruby["runs"].map { |r| r.merge("wall" => r["call_s"], "ok" => r["ok"] && !r["call_s"].nil?) }
         entries.insert(entries.index(ruby), { "id" => "wow-call", "label" => "wow-fetch, Ruby API (the call)",
                                               "runs" => call_runs, "skipped" => ruby["skipped"], "in_process" => true })
       end
-      inproc = wow_ok && kase.id == "rails-100" && @peers.any? { |p| p.id == "wow-ruby" } ? inproc(set) : nil
+      inproc = wow_ok && kase.id == "rails-100" && peers.any? { |p| p.id == "wow-ruby" } ? inproc(set) : nil
       relay = wan_stop
       limit = kase.wire_limit(set.bytes)
       case_facts(kase, set, load_before, check, relay).merge(
@@ -616,7 +618,7 @@ module WowBench
       o.on("--startup-runs N", Integer, "runs per command in the startup case (default 10)") { |v| options[:startup_runs] = v }
       o.on("--cases LIST", Array, "#{Bench::CASES.map(&:id).join(",")} (default all)") { |v| options[:cases] = v }
       o.on("--peers LIST", Array, "tools by id, `prefix*` for a prefix (default all); download cases: " \
-                                  "#{Peers.all(ROOT).map(&:id).join(",")} and sweep settings curl-N, aria2c-jN, aria2c-jN-xM; " \
+                                  "#{Peers.all(ROOT).map(&:id).join(",")}, aria2c-best (cases where it is not -j 16) and sweep settings curl-N, aria2c-jN, aria2c-jN-xM; " \
                                   "startup: #{Startup::IDS.join(",")}; bundle cases: bundle-CELL-VARIANT " \
                                   "(CELL #{BundleBench::CELLS.map(&:id).join("/")}, VARIANT #{BundleBench::VARIANTS.join("/")}). " \
                                   "A case none of whose tools is chosen is left out.") { |v| options[:peers] = v }

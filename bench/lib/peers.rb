@@ -58,7 +58,8 @@ module WowBench
     SYSTEM_BUNDLER = "2.3.15"
     BUNDLE = ["bundle", "_#{SYSTEM_BUNDLER}_"].freeze
 
-    def all(root)
+    # The tools of a download case (CASE_ID picks aria2c's best setting; nil: every case's).
+    def all(root, case_id = nil)
       [
         Peer.new(id: "gem-fetch", label: "gem fetch (one process)", builder: lambda { |r|
           names = r.set.items.map { |i| "#{i.name}:#{i.version}" }
@@ -80,8 +81,8 @@ module WowBench
         }),
         curl(16),
         curl(64),
-        aria2c(16),
-        aria2c(*ARIA2C_BEST, id: "aria2c-best"),
+        aria2c(16, best: aria2c_best(case_id).nil? && case_id),
+        *[aria2c_best(case_id)].compact,
         *wow_fetch(root),
       ]
     end
@@ -112,18 +113,43 @@ module WowBench
                })
     end
 
-    # aria2c's best setting on this benchmark, from a sweep of one cold run per setting and case
-    # (`sudo bench/run --runs 1 --cases CASE --peers aria2c-j16,aria2c-j32,...`); see ARIA2C_SWEEP.
-    ARIA2C_BEST = [16, nil].freeze
+    # aria2c's best setting per case, from a smoke sweep (one cold run per setting and case,
+    # `sudo bench/run --runs 1 --cases CASE --peers aria2c,aria2c-j32,aria2c-j64,...`; 2-core
+    # VM, 1-minute load 1.4–3.8 from a colleague's compiles, so ±10% and the odd stall):
+    #
+    #   rails-100  -j 16 2.55, 2.56 s · -j 32 2.90, 2.66 · -j 64 3.02, 2.73 · -j 64 -x 4 3.14 ·
+    #              -j 16 -x 16 2.97 · -j 64 -x 16 2.95: more connections ramping at once overflow
+    #              the 100 ms queue; 16 is best, so no second row.
+    #   rails-1g   -j 16 6.94 (a stall), 1.64 · -j 32 1.09, 1.10 · -j 64 0.98, 2.27 ·
+    #              -j 64 -x 4 1.87 · -j 16 -x 16 1.68 · -j 64 -x 16 1.76: 32 is best by median
+    #              and steadiest; 64 spreads from 1.0 to 2.3 s.
+    #   small-100  -j 16 8.69 · -j 32 7.47 · -j 64 5.67 · -j 128 5.89: one request per
+    #              connection at a time (HTTP/1.1), so more connections, up to 64.
+    #   big-1g     -x 1 4.15 · -x 4 3.45 · -x 8 2.87 · -x 16 2.68 (one file: -j is moot; -x 16
+    #              is aria2c's maximum, with --split 16 and 1 MiB pieces).
+    #
+    # [jobs, per_server] for `aria2c(...)`; a case not listed has no best row besides -j 16.
+    ARIA2C_BEST = {
+      "rails-1g" => [32, nil],
+      "small-100" => [64, nil],
+      "big-1g" => [16, 16],
+    }.freeze
+
+    # The aria2c-best peer of a case, or nil when -j 16 is its best (or for no case).
+    def aria2c_best(case_id)
+      setting = ARIA2C_BEST[case_id] or return nil
+
+      aria2c(*setting, id: "aria2c-best", best: true)
+    end
 
     # aria2c speaks HTTP/1.1 only: -j N downloads at once, each on its own connection (kept alive
     # and reused for the next file). -x M (--max-connection-per-server, default 1) lets one file
     # use up to M connections to the server, in pieces of at least --min-split-size (1 MiB here;
     # aria2c's default of 20 MiB splits nothing but the 210 MB gem), up to --split M of them.
-    def aria2c(jobs, per_server = nil, id: nil)
+    def aria2c(jobs, per_server = nil, id: nil, best: false)
       split = per_server ? ["-x", per_server.to_s, "--split", per_server.to_s, "--min-split-size", "1M"] : []
       label = "aria2c -j #{jobs}#{per_server ? " -x #{per_server} -s #{per_server} -k 1M" : ""}"
-      label += " (best)" if id == "aria2c-best"
+      label += " (its best here)" if best
       Peer.new(id: id || (jobs == 16 && !per_server ? "aria2c" : "aria2c-j#{jobs}#{per_server ? "-x#{per_server}" : ""}"),
                label: label, builder: lambda { |r|
                  input = File.join(r.home, "aria2.txt")

@@ -236,8 +236,9 @@ module WowBench
       end
       unless pins.empty?
         out << ""
-        out << "Pinned in that cell's Gemfile to the set's versions, because the Ruby's own default gems are newer and " \
-               "the lock would take them without a checksum (a frozen install then refuses to run): #{pins.join("; ")}."
+        out << "Pinned in that cell's Gemfile to the set's versions, because that Ruby ships newer ones (default or " \
+               "bundled gems) which the lock would take instead, versions the mirror does not have (stringio then " \
+               "gets an empty CHECKSUMS entry and a frozen install refuses to run): #{pins.join("; ")}."
       end
       plugin_lines = c["peers"].select { |p| p["variant"] == "plugin" }.filter_map do |p|
         line = p["runs"].filter_map { |r| r["plugin_lines"]&.first }.first
