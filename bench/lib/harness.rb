@@ -208,7 +208,7 @@ module WowBench
       tls!
       wow_ok = Peers.wow_fetch_available?(ROOT)
       self.class.log("wow-fetch does not load yet (rake compile?): its runs are skipped") unless wow_ok
-      results = { "started" => Time.now.utc.iso8601, "options" => @opts.slice(:runs, :startup_runs, :budget, :timeout, :cases, :peers),
+      results = { "started" => Time.now.utc.iso8601, "options" => @opts.slice(:runs, :startup_runs, :budget, :timeout, :cases, :peers).transform_keys(&:to_s),
                   "machine" => machine, "cases" => [] }
       begin
         # Lockfiles are resolved on a fast path: only the measured runs need the WAN.
