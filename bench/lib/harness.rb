@@ -610,12 +610,12 @@ module WowBench
   end
 
   def self.main(argv)
-    options = { runs: 5, startup_runs: 10, work: ENV.fetch("WOW_BENCH_WORK", "/var/tmp/wow-bench"),
+    options = { runs: 5, startup_runs: 20, work: ENV.fetch("WOW_BENCH_WORK", "/var/tmp/wow-bench"),
                 out: File.join(ROOT, "bench/results"), budget: 100, timeout: 600, quiet_wait: 30, quiet_load: 1.5 }
     OptionParser.new do |o|
       o.banner = "usage: bench/run [options]"
       o.on("--runs N", Integer, "cold runs per tool and case (default 5)") { |v| options[:runs] = v }
-      o.on("--startup-runs N", Integer, "runs per command in the startup case (default 10)") { |v| options[:startup_runs] = v }
+      o.on("--startup-runs N", Integer, "runs per command in the startup case (default 20)") { |v| options[:startup_runs] = v }
       o.on("--cases LIST", Array, "#{Bench::CASES.map(&:id).join(",")} (default all)") { |v| options[:cases] = v }
       o.on("--peers LIST", Array, "tools by id, `prefix*` for a prefix (default all); download cases: " \
                                   "#{Peers.all(ROOT).map(&:id).join(",")}, aria2c-best (cases where it is not -j 16) and sweep settings curl-N, aria2c-jN, aria2c-jN-xM; " \

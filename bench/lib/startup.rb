@@ -2,7 +2,7 @@
 
 # The start-up case (issue 18, decision 5: start-up is part of the product). Each command is a
 # whole process, timed from spawn to exit like every other row, `--startup-runs` times (default
-# 10) round-robin, and reported as its median and as "ours" = its median − the median of
+# 20) round-robin, and reported as its median and as "ours" = its median − the median of
 # `ruby -e 1` (what any Ruby program pays before its first line):
 #
 #   ruby -e 1                                       Ruby and RubyGems alone
