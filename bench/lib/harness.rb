@@ -1,9 +1,11 @@
 # frozen_string_literal: true
 
 # The benchmark driver behind bench/run: fixtures, TLS, the nginx mirror in the server
-# namespace, the emulated WAN per case, the self-check, cold runs of every peer (round-robin,
-# so drift on a shared machine hits all tools alike), and the report. Every wait and loop here
-# is bounded in count and time.
+# namespace, the emulated WAN per case, the self-check, cold runs of every tool (round-robin,
+# so drift on a shared machine hits all tools alike), and the report. Three kinds of case:
+# downloads of a gem set by every peer (rails-100, rails-1g, small-100, big-1g), start-up
+# (bench/lib/startup.rb) and `bundle install` with and without the plugin (bench/lib/bundle.rb).
+# Every wait and loop here is bounded in count and time.
 
 require "digest"
 require "etc"
@@ -14,6 +16,8 @@ require "shellwords"
 require "time"
 require_relative "index"
 require_relative "peers"
+require_relative "startup"
+require_relative "bundle"
 require_relative "report"
 
 module WowBench
@@ -67,16 +71,18 @@ module WowBench
       File.write(stamp_file, stamp)
     end
 
-    # `bundle lock` against the mirror, in the client namespace: the lockfile is Bundler's own.
+    # `bundle _2.3.15_ lock` against the mirror, in the client namespace: the lockfile is
+    # Bundler's own (Debian 12's Bundler, as the Gemfile's platform spelling expects).
     def lock!(bench)
       FileUtils.mkdir_p(app)
       File.write(gemfile, "source #{source.dump}\n\n#{@gemfile_body.call}")
-      return if File.exist?(lockfile) && File.mtime(lockfile) >= File.mtime(File.join(site, ".stamp"))
+      return if File.exist?(lockfile) && File.mtime(lockfile) >= File.mtime(File.join(site, ".stamp")) &&
+                File.read(lockfile).include?("BUNDLED WITH\n   #{Peers::SYSTEM_BUNDLER}\n")
 
       Bench.log "fixtures: bundle lock for set #{id}"
       home = bench.fresh_dir("lock-home")
       run = Run.new(set: self, home: home, out: home, app: app, ca: bench.ca, source: source, root: ROOT)
-      result = bench.timed(%w[bundle lock], run.env, app, timeout: 600, log: bench.log_path("lock-#{id}"))
+      result = bench.timed([*Peers::BUNDLE, "lock"], run.env, app, timeout: 600, log: bench.log_path("lock-#{id}"))
       raise "bundle lock failed for #{id}; see #{bench.log_path("lock-#{id}")}" unless result["exit"]&.zero?
     end
 
@@ -98,14 +104,35 @@ module WowBench
     end
   end
 
-  Case = Struct.new(:id, :set, :rtt_ms, :rate_mbit, keyword_init: true) do
-    # Every byte once through the bottleneck, plus connect, TLS 1.3 and the first request.
-    def limit(bytes) = bytes * 8.0 / (rate_mbit * 1e6) + 3 * rtt_ms / 1e3
+  # What crosses the bottleneck per byte of the files (issue 18, decision 2). At MTU 1500 with
+  # TCP timestamps a full packet carries 1448 bytes of payload in 1500 on the wire (20 IP + 20
+  # TCP + 12 options): 1500 / 1448 = 1.0359. TLS records (22 bytes per 16 KiB record with
+  # TLS 1.3 and AES-GCM) and HTTP/2 frame headers (9 bytes per 16 KiB DATA frame) add about
+  # 0.2%: 1.036 × 1.002 ≈ 1.038. The relay counts IP packets, so this is what its rate limits.
+  WIRE_FACTOR = 1.038
+
+  Case = Struct.new(:id, :kind, :set, :rtt_ms, :rate_mbit, keyword_init: true) do
+    # Every byte of the files once through the bottleneck, plus connect, TLS 1.3 and the first
+    # request: the limit the earlier reports used (payload only).
+    def payload_limit(bytes) = bytes * 8.0 / (rate_mbit * 1e6) + 3 * rtt_ms / 1e3
+
+    # The same with the bytes on the wire (headers of every packet, TLS record and HTTP/2
+    # frame): what "× limit" is judged against.
+    def wire_limit(bytes) = WIRE_FACTOR * bytes * 8.0 / (rate_mbit * 1e6) + 3 * rtt_ms / 1e3
   end
 
   class Bench
     def self.log(message)
       warn "[#{Time.now.strftime("%H:%M:%S")}] #{message}"
+    end
+
+    # Whether the compiled extension at `so` is missing or older than the engine's sources.
+    def self.stale?(so)
+      return true unless File.exist?(so)
+
+      sources = Dir[File.join(ROOT, "{crates/core,ext}/**/*.{rs,toml}")].reject { |f| f.include?("/target/") } +
+                [File.join(ROOT, "Cargo.lock")]
+      sources.any? { |f| File.mtime(f) > File.mtime(so) }
     end
 
     def self.sh!(*cmd, **opts)
@@ -128,13 +155,42 @@ module WowBench
         },
         "big" => GemSet.new("big", %w[big 200], work) { "gem \"bigdata\"\n" },
       }
-      @cases = [
-        Case.new(id: "rails-100", set: "rails", rtt_ms: 50, rate_mbit: 100),
-        Case.new(id: "rails-1g", set: "rails", rtt_ms: 50, rate_mbit: 1000),
-        Case.new(id: "small-100", set: "small", rtt_ms: 50, rate_mbit: 100),
-        Case.new(id: "big-1g", set: "big", rtt_ms: 50, rate_mbit: 1000),
-      ].select { |c| options[:cases].nil? || options[:cases].include?(c.id) }
-      @peers = Peers.all(ROOT).select { |p| options[:peers].nil? || options[:peers].include?(p.id) }
+      @cases = CASES.select { |c| options[:cases].nil? || options[:cases].include?(c.id) }
+      unknown = Array(options[:cases]) - CASES.map(&:id)
+      raise "unknown case #{unknown.join(", ")} (#{CASES.map(&:id).join(", ")})" if unknown.any?
+
+      # Download cases' tools per case (aria2c's best setting differs by case).
+      @peers = CASES.to_h { |c| [c.id, select_tools(Peers.all(ROOT, c.id), options[:peers]) { |id| Peers.find(ROOT, id) }] }
+      @bundle = BundleBench.new(self, @sets.fetch("rails"), options[:peers])
+    end
+
+    CASES = [
+      Case.new(id: "rails-100", kind: :download, set: "rails", rtt_ms: 50, rate_mbit: 100),
+      Case.new(id: "rails-1g", kind: :download, set: "rails", rtt_ms: 50, rate_mbit: 1000),
+      Case.new(id: "small-100", kind: :download, set: "small", rtt_ms: 50, rate_mbit: 100),
+      Case.new(id: "big-1g", kind: :download, set: "big", rtt_ms: 50, rate_mbit: 1000),
+      # Start-up needs no bandwidth; the WAN is up at 50 ms so that a warm run which did touch
+      # the network would show it.
+      Case.new(id: "startup", kind: :startup, set: "rails", rtt_ms: 50, rate_mbit: 1000),
+      Case.new(id: "bundle-100", kind: :bundle, set: "rails", rtt_ms: 50, rate_mbit: 100),
+      Case.new(id: "bundle-1g", kind: :bundle, set: "rails", rtt_ms: 50, rate_mbit: 1000),
+    ].freeze
+
+    attr_reader :opts
+
+    # The tools of `list` that `wanted` (ids; `prefix*` matches a prefix) names, in `list`'s
+    # order, then ids outside `list` that the block can make (sweep settings). All of `list`
+    # when `wanted` is nil.
+    def select_tools(list, wanted)
+      return list if wanted.nil?
+
+      chosen = list.select { |t| Bench.wanted?(wanted, t.id) }
+      extra = wanted.reject { |w| w.end_with?("*") || list.any? { |t| t.id == w } }.filter_map { |id| yield(id) }
+      chosen + extra
+    end
+
+    def self.wanted?(wanted, id)
+      wanted.nil? || wanted.any? { |w| w.end_with?("*") ? id.start_with?(w.chomp("*")) : w == id }
     end
 
     def log_path(name) = File.join(work, "logs", "#{name}.log")
@@ -152,14 +208,25 @@ module WowBench
       tls!
       wow_ok = Peers.wow_fetch_available?(ROOT)
       self.class.log("wow-fetch does not load yet (rake compile?): its runs are skipped") unless wow_ok
-      results = { "started" => Time.now.utc.iso8601, "machine" => machine, "cases" => [] }
+      results = { "started" => Time.now.utc.iso8601, "options" => @opts.slice(:runs, :startup_runs, :budget, :timeout, :cases, :peers).transform_keys(&:to_s),
+                  "machine" => machine, "cases" => [] }
       begin
         # Lockfiles are resolved on a fast path: only the measured runs need the WAN.
         wan_up(1, 0)
         nginx_up
         sets.each { |s| s.lock!(self) }
         sets.each(&:load_items!)
-        @cases.each { |c| results["cases"] << measure_case(c, wow_ok) }
+        # Bundler cells (lockfiles per Bundler, where each puts its cache) are set up on the
+        # fast path too, once, before any case is measured.
+        @bundle.prepare! if @cases.any? { |c| c.kind == :bundle }
+        @cases.each do |c|
+          result = case c.kind
+                   when :download then measure_case(c, wow_ok)
+                   when :startup then Startup.new(self, @sets.fetch(c.set), wow_ok).measure(c)
+                   when :bundle then @bundle.measure(c)
+                   end
+          results["cases"] << result if result
+        end
       ensure
         wan_stop
         nginx_down
@@ -193,7 +260,7 @@ module WowBench
         FileUtils.mkdir_p(File.dirname(items))
         File.write(items, set.items.map { |i| "#{i.full_name} #{i.sha256}\n" }.join)
         self.class.log "serving #{kase.id}: source #{set.source}, CA #{ca}, items #{items}, " \
-                       "limit #{kase.limit(set.bytes).round(2)} s; client namespace #{CLIENT_NS}. Ctrl-C stops."
+                       "wire limit #{kase.wire_limit(set.bytes).round(2)} s; client namespace #{CLIENT_NS}. Ctrl-C stops."
         sleep
       rescue Interrupt, SignalException
         nil
@@ -362,43 +429,83 @@ module WowBench
       load1
     end
 
-    def measure_case(kase, wow_ok)
-      set = @sets.fetch(kase.set)
-      limit = kase.limit(set.bytes)
-      self.class.log "case #{kase.id}: #{set.items.size} gems, #{(set.bytes / 1e6).round(1)} MB, " \
-                     "RTT #{kase.rtt_ms} ms, #{kase.rate_mbit} Mbit/s, limit #{limit.round(2)} s"
-      load_before = wait_for_quiet
-      wan_up(kase.rtt_ms, kase.rate_mbit, kase.id)
-      check = self_check
-      peers = @peers.map do |p|
-        { "id" => p.id, "label" => p.label, "runs" => [],
-          "skipped" => (p.id.start_with?("wow-") && !wow_ok ? "not built" : nil) }
-      end
+    # Round-robin over `tools` (each with #id and #label): `runs` rounds, each tool once per
+    # round, a tool whose runs have taken more than --budget seconds sitting out later rounds.
+    # The block runs one tool once and returns its result. Returns one entry per tool.
+    def round_robin(kase, tools, runs, skipped: {})
+      entries = tools.map { |t| { "id" => t.id, "label" => t.label, "runs" => [], "skipped" => skipped[t.id] } }
       spent = Hash.new(0.0)
-      @opts[:runs].times do |round|
-        @peers.each_with_index do |peer, i|
-          entry = peers[i]
+      runs.times do |round|
+        tools.each_with_index do |tool, i|
+          entry = entries[i]
           next if entry["skipped"]
           # A slow tool gets fewer rounds rather than an unbounded share of the run.
-          next if round.positive? && spent[peer.id] > @opts[:budget]
+          next if round.positive? && spent[tool.id] > @opts[:budget]
 
-          r = run_once(kase, set, peer, round)
-          spent[peer.id] += r["wall"].to_f
+          r = yield(tool, round)
+          spent[tool.id] += r["wall"].to_f
           entry["runs"] << r
-          self.class.log format("  %-15s run %d: %s", peer.id, round + 1,
-                                r["ok"] ? format("%.2f s, %d conns, %d MB RSS", r["wall"], r["syns"].to_i, r["rss_kb"] / 1024) : "FAILED (#{r["error"]})")
+          self.class.log format("  %-22s run %d: %s", tool.id, round + 1, describe(kase, r))
         end
       end
-      inproc = wow_ok && kase.id == "rails-100" && @opts[:peers].nil? ? inproc(set) : nil
-      relay = wan_stop
+      entries
+    end
+
+    def describe(kase, r)
+      return "FAILED (#{r["error"]})" unless r["ok"]
+
+      text = if kase.kind == :startup then format("%.1f ms%s", r["wall"] * 1e3, r["syns"].to_i.positive? ? ", #{r["syns"]} conns" : "")
+             else format("%.2f s, %d conns", r["wall"], r["syns"].to_i)
+             end
+      text += format(" (call %.2f s)", r["call_s"]) if r["call_s"]
+      text += format(", %.1f MB from the mirror", r["s2c_bytes"] / 1e6) if kase.kind == :bundle && r["s2c_bytes"]
+      text + format(", %d MB RSS", r["rss_kb"].to_i / 1024)
+    end
+
+    # Load average before a case, after waiting (bounded) for it to fall.
+    def case_start(kase, set)
+      load_before = wait_for_quiet
+      wan_up(kase.rtt_ms, kase.rate_mbit, kase.id)
+      [load_before, self_check]
+    end
+
+    # What every case's JSON has: the set, the network, both limits, the checks and the load.
+    def case_facts(kase, set, load_before, check, relay)
       {
-        "id" => kase.id, "set" => set.id, "gems" => set.items.size, "bytes" => set.bytes,
-        "rtt_ms" => kase.rtt_ms, "rate_mbit" => kase.rate_mbit, "limit_s" => limit,
-        "self_check" => check, "relay_totals" => relay, "load_before" => load_before,
+        "id" => kase.id, "kind" => kase.kind.to_s, "set" => set.id, "gems" => set.items.size, "bytes" => set.bytes,
+        "rtt_ms" => kase.rtt_ms, "rate_mbit" => kase.rate_mbit,
+        "payload_limit_s" => kase.payload_limit(set.bytes), "limit_s" => kase.wire_limit(set.bytes),
+        "wire_factor" => WIRE_FACTOR, "self_check" => check, "relay_totals" => relay, "load_before" => load_before,
         "load_after" => File.read("/proc/loadavg").split.first.to_f,
-        "peers" => peers.map { |e| e.merge(Report.summary(e["runs"], limit, set.bytes)) },
-        "inproc" => inproc,
       }
+    end
+
+    def measure_case(kase, wow_ok)
+      set = @sets.fetch(kase.set)
+      peers = @peers.fetch(kase.id)
+      if peers.empty?
+        self.class.log "case #{kase.id}: no peer chosen by --peers; left out"
+        return nil
+      end
+      self.class.log "case #{kase.id}: #{set.items.size} gems, #{(set.bytes / 1e6).round(1)} MB, " \
+                     "RTT #{kase.rtt_ms} ms, #{kase.rate_mbit} Mbit/s, payload limit #{kase.payload_limit(set.bytes).round(2)} s, " \
+                     "wire limit #{kase.wire_limit(set.bytes).round(2)} s"
+      load_before, check = case_start(kase, set)
+      skipped = peers.to_h { |p| [p.id, p.id.start_with?("wow-") && !wow_ok ? "not built" : nil] }
+      entries = round_robin(kase, peers, @opts[:runs], skipped: skipped) { |peer, round| run_once(kase, set, peer, round) }
+      # The Ruby API's primary number: the `download_all` call inside the same processes.
+      if (ruby = entries.find { |e| e["id"] == "wow-ruby" })
+        call_runs = ruby["runs"].map { |r| r.merge("wall" => r["call_s"], "ok" => r["ok"] && !r["call_s"].nil?) }
+        entries.insert(entries.index(ruby), { "id" => "wow-call", "label" => "wow-fetch, Ruby API (the call)",
+                                              "runs" => call_runs, "skipped" => ruby["skipped"], "in_process" => true })
+      end
+      inproc = wow_ok && kase.id == "rails-100" && peers.any? { |p| p.id == "wow-ruby" } ? inproc(set) : nil
+      relay = wan_stop
+      limit = kase.wire_limit(set.bytes)
+      case_facts(kase, set, load_before, check, relay).merge(
+        "peers" => entries.map { |e| e.merge(Report.summary(e["runs"], limit, set.bytes)) },
+        "inproc" => inproc,
+      )
     end
 
     # wow-fetch's targets that only show inside one process: warm cache and the cost of a block.
@@ -435,18 +542,14 @@ module WowBench
       lines
     end
 
-    def run_once(kase, set, peer, round)
-      home = fresh_dir("home")
-      out = fresh_dir("out")
-      run = Run.new(set: set, home: home, out: out, app: File.join(home, "app"), ca: ca, source: set.source, root: ROOT)
-      cmd = peer.command(run)
-      FileUtils.mkdir_p(cmd[:out])
+    # COMMAND once in the client namespace under timed.rb, with the relay's counters around it:
+    # TCP SYNs, packets, bytes and drops each way. `error` says why a run does not count.
+    def measured(name, argv, env, dir)
       before = wan_stats
       timeout = [@opts[:timeout], 60].max
-      r = timed(cmd[:argv], cmd[:env], cmd[:dir], timeout: timeout,
-                log: log_path("#{kase.id}-#{peer.id}-#{round + 1}"))
+      log = log_path(name)
+      r = timed(argv, env, dir, timeout: timeout, log: log)
       after = wan_stats
-      r["round"] = round + 1
       if before && after
         r["syns"] = after.dig("c2s", "syns") - before.dig("c2s", "syns")
         %w[packets bytes drops].each do |k|
@@ -454,10 +557,28 @@ module WowBench
           r["s2c_#{k}"] = after.dig("s2c", k) - before.dig("s2c", k)
         end
       end
+      r["log"] = log
       r["error"] = if r["timed_out"] then "timed out after #{timeout} s"
-                   elsif r["exit"] != 0 then "exit #{r["exit"].inspect}; see #{log_path("#{kase.id}-#{peer.id}-#{round + 1}")}"
-                   else verify(set, cmd[:out])
+                   elsif r["exit"] != 0 then "exit #{r["exit"].inspect}; see #{log}"
                    end
+      r
+    end
+
+    def run_once(kase, set, peer, round)
+      home = fresh_dir("home")
+      out = fresh_dir("out")
+      run = Run.new(set: set, home: home, out: out, app: File.join(home, "app"), ca: ca, source: set.source, root: ROOT)
+      cmd = peer.command(run)
+      FileUtils.mkdir_p(cmd[:out])
+      r = measured("#{kase.id}-#{peer.id}-#{round + 1}", cmd[:argv], cmd[:env], cmd[:dir])
+      r["round"] = round + 1
+      r["error"] ||= verify(set, cmd[:out])
+      if cmd[:times]
+        # "require=S call=S" from bench/lib/wow_call.rb
+        times = File.exist?(cmd[:times]) ? File.read(cmd[:times]).scan(/(\w+)=([\d.]+)/).to_h : {}
+        r["call_s"] = times["call"]&.to_f
+        r["require_s"] = times["require"]&.to_f
+      end
       r["ok"] = r["error"].nil?
       sleep 0.3 # let FINs and TIME_WAIT traffic clear the relay before the next cold run
       r
@@ -481,7 +602,7 @@ module WowBench
         "cpu" => cpu, "cores" => Etc.nprocessors, "memory_gib" => mem, "kernel" => `uname -r`.strip,
         "tcp_congestion_control" => cc.empty? ? File.read("/proc/sys/net/ipv4/tcp_congestion_control").strip : cc,
         "ruby" => RUBY_DESCRIPTION, "rubygems" => version.call("gem", "--version"),
-        "bundler" => version.call("bundle", "--version"), "curl" => version.call("curl", "--version"),
+        "bundler" => version.call("bundle", "--version") + " (the peers run `#{Peers::BUNDLE.join(" ")}`)", "curl" => version.call("curl", "--version"),
         "aria2c" => version.call("aria2c", "--version"), "nginx" => version.call("nginx", "-v"),
         "typhoeus" => version.call("ruby", "-rtyphoeus", "-e", "print Typhoeus::VERSION"),
       }
@@ -489,13 +610,18 @@ module WowBench
   end
 
   def self.main(argv)
-    options = { runs: 5, work: ENV.fetch("WOW_BENCH_WORK", "/var/tmp/wow-bench"), out: File.join(ROOT, "bench/results"),
-                budget: 100, timeout: 600, quiet_wait: 30, quiet_load: 1.5 }
+    options = { runs: 5, startup_runs: 20, work: ENV.fetch("WOW_BENCH_WORK", "/var/tmp/wow-bench"),
+                out: File.join(ROOT, "bench/results"), budget: 100, timeout: 600, quiet_wait: 30, quiet_load: 1.5 }
     OptionParser.new do |o|
       o.banner = "usage: bench/run [options]"
       o.on("--runs N", Integer, "cold runs per tool and case (default 5)") { |v| options[:runs] = v }
-      o.on("--cases LIST", Array, "rails-100,rails-1g,small-100,big-1g (default all)") { |v| options[:cases] = v }
-      o.on("--peers LIST", Array, "gem-fetch,bundle-default,bundle-16,typhoeus,curl,aria2c,wow-ruby,wow-cli") { |v| options[:peers] = v }
+      o.on("--startup-runs N", Integer, "runs per command in the startup case (default 20)") { |v| options[:startup_runs] = v }
+      o.on("--cases LIST", Array, "#{Bench::CASES.map(&:id).join(",")} (default all)") { |v| options[:cases] = v }
+      o.on("--peers LIST", Array, "tools by id, `prefix*` for a prefix (default all); download cases: " \
+                                  "#{Peers.all(ROOT).map(&:id).join(",")}, aria2c-best (cases where it is not -j 16) and sweep settings curl-N, aria2c-jN, aria2c-jN-xM; " \
+                                  "startup: #{Startup::IDS.join(",")}; bundle cases: bundle-CELL-VARIANT " \
+                                  "(CELL #{BundleBench::CELLS.map(&:id).join("/")}, VARIANT #{BundleBench::VARIANTS.join("/")}). " \
+                                  "A case none of whose tools is chosen is left out.") { |v| options[:peers] = v }
       o.on("--budget S", Float, "after S seconds of runs a tool gets no more rounds in a case (default 100)") { |v| options[:budget] = v }
       o.on("--timeout S", Float, "kill a run after S seconds (default 600)") { |v| options[:timeout] = v }
       o.on("--quiet-wait S", Float, "wait up to S s for the load average to fall before a case (default 30)") { |v| options[:quiet_wait] = v }

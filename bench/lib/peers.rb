@@ -52,44 +52,112 @@ module WowBench
   module Peers
     module_function
 
-    def all(root)
+    # Debian 12's Bundler, by version: with another Bundler installed as a system gem (this
+    # machine has 2.6.9 for the compatibility matrix) plain `bundle` runs the newest one.
+    # bench/run locks the sets with it, so BUNDLED WITH matches and nothing switches versions.
+    SYSTEM_BUNDLER = "2.3.15"
+    BUNDLE = ["bundle", "_#{SYSTEM_BUNDLER}_"].freeze
+
+    # The tools of a download case (CASE_ID picks aria2c's best setting; nil: every case's).
+    def all(root, case_id = nil)
       [
         Peer.new(id: "gem-fetch", label: "gem fetch (one process)", builder: lambda { |r|
           names = r.set.items.map { |i| "#{i.name}:#{i.version}" }
           { argv: ["gem", "fetch", "--clear-sources", "--source", "#{r.source}/", *names],
             env: r.env, dir: r.out, out: r.out }
         }),
-        Peer.new(id: "bundle-default", label: "bundle cache --no-install (default jobs)", builder: lambda { |r|
+        Peer.new(id: "bundle-default", label: "Bundler #{SYSTEM_BUNDLER}: bundle cache --no-install (default jobs)", builder: lambda { |r|
           app = r.app_dir
-          { argv: %w[bundle cache --no-install], env: r.env, dir: app, out: File.join(app, "vendor/cache") }
+          { argv: [*BUNDLE, "cache", "--no-install"], env: r.env, dir: app, out: File.join(app, "vendor/cache") }
         }),
-        Peer.new(id: "bundle-16", label: "bundle cache --no-install, BUNDLE_JOBS=16", builder: lambda { |r|
+        Peer.new(id: "bundle-16", label: "Bundler #{SYSTEM_BUNDLER}: bundle cache --no-install, BUNDLE_JOBS=16", builder: lambda { |r|
           app = r.app_dir
-          { argv: %w[bundle cache --no-install], env: r.env.merge("BUNDLE_JOBS" => "16"), dir: app,
+          { argv: [*BUNDLE, "cache", "--no-install"], env: r.env.merge("BUNDLE_JOBS" => "16"), dir: app,
             out: File.join(app, "vendor/cache") }
         }),
         Peer.new(id: "typhoeus", label: "Typhoeus::Hydra, max_concurrency 16", builder: lambda { |r|
           { argv: ["ruby", File.join(root, "bench/lib/typhoeus_fetch.rb"), r.url_list, r.out, r.ca],
             env: r.env, dir: r.out, out: r.out }
         }),
-        Peer.new(id: "curl", label: "curl --parallel --parallel-max 16 (HTTP/2)", builder: lambda { |r|
-          config = File.join(r.home, "curl.cfg")
-          File.write(config, r.set.items.map { |i|
-            "url = \"#{i.url}\"\noutput = \"#{File.join(r.out, i.file)}\"\n"
-          }.join)
-          { argv: ["curl", "--parallel", "--parallel-max", "16", "--http2", "--cacert", r.ca,
-                   "--fail", "--silent", "--show-error", "--config", config],
-            env: r.env, dir: r.out, out: r.out }
-        }),
-        Peer.new(id: "aria2c", label: "aria2c -j 16", builder: lambda { |r|
-          input = File.join(r.home, "aria2.txt")
-          File.write(input, r.set.items.map { |i| "#{i.url}\n  out=#{i.file}\n" }.join)
-          { argv: ["aria2c", "-j", "16", "--input-file", input, "--dir", r.out,
-                   "--ca-certificate", r.ca, "--quiet", "--allow-overwrite=true"],
-            env: r.env, dir: r.out, out: r.out }
-        }),
+        curl(16),
+        curl(64),
+        aria2c(16, best: aria2c_best(case_id).nil? && case_id),
+        *[aria2c_best(case_id)].compact,
         *wow_fetch(root),
       ]
+    end
+
+    # Any tool by id: the default list's, or a setting for a sweep that is not in it:
+    # `curl-N` (--parallel-max N), `aria2c-jN` and `aria2c-jN-xM` (-j N, --max-connection-per-server
+    # M with --split M and 1 MiB pieces). nil for an unknown id.
+    def find(root, id)
+      all(root).find { |p| p.id == id } ||
+        case id
+        when /\Acurl-(\d+)\z/ then curl(Integer(Regexp.last_match(1)))
+        when /\Aaria2c-j(\d+)(?:-x(\d+))?\z/
+          aria2c(Integer(Regexp.last_match(1)), Regexp.last_match(2)&.then { |x| Integer(x) }, id: id)
+        end
+    end
+
+    # curl over HTTP/2 (one connection, N streams), every URL in one process.
+    def curl(max)
+      Peer.new(id: max == 16 ? "curl" : "curl-#{max}", label: "curl --parallel --parallel-max #{max} (HTTP/2)",
+               builder: lambda { |r|
+                 config = File.join(r.home, "curl.cfg")
+                 File.write(config, r.set.items.map { |i|
+                   "url = \"#{i.url}\"\noutput = \"#{File.join(r.out, i.file)}\"\n"
+                 }.join)
+                 { argv: ["curl", "--parallel", "--parallel-max", max.to_s, "--http2", "--cacert", r.ca,
+                          "--fail", "--silent", "--show-error", "--config", config],
+                   env: r.env, dir: r.out, out: r.out }
+               })
+    end
+
+    # aria2c's best setting per case, from a smoke sweep (one cold run per setting and case,
+    # `sudo bench/run --runs 1 --cases CASE --peers aria2c,aria2c-j32,aria2c-j64,...`; 2-core
+    # VM, 1-minute load 1.4–3.8 from a colleague's compiles, so ±10% and the odd stall):
+    #
+    #   rails-100  -j 16 2.55, 2.56 s · -j 32 2.90, 2.66 · -j 64 3.02, 2.73 · -j 64 -x 4 3.14 ·
+    #              -j 16 -x 16 2.97 · -j 64 -x 16 2.95: more connections ramping at once overflow
+    #              the 100 ms queue; 16 is best, so no second row.
+    #   rails-1g   -j 16 6.94 (a stall), 1.64 · -j 32 1.09, 1.10 · -j 64 0.98, 2.27 ·
+    #              -j 64 -x 4 1.87 · -j 16 -x 16 1.68 · -j 64 -x 16 1.76: 32 is best by median
+    #              and steadiest; 64 spreads from 1.0 to 2.3 s.
+    #   small-100  -j 16 8.69 · -j 32 7.47 · -j 64 5.67 · -j 128 5.89: one request per
+    #              connection at a time (HTTP/1.1), so more connections, up to 64.
+    #   big-1g     -x 1 4.15 · -x 4 3.45 · -x 8 2.87 · -x 16 2.68 (one file: -j is moot; -x 16
+    #              is aria2c's maximum, with --split 16 and 1 MiB pieces).
+    #
+    # [jobs, per_server] for `aria2c(...)`; a case not listed has no best row besides -j 16.
+    ARIA2C_BEST = {
+      "rails-1g" => [32, nil],
+      "small-100" => [64, nil],
+      "big-1g" => [16, 16],
+    }.freeze
+
+    # The aria2c-best peer of a case, or nil when -j 16 is its best (or for no case).
+    def aria2c_best(case_id)
+      setting = ARIA2C_BEST[case_id] or return nil
+
+      aria2c(*setting, id: "aria2c-best", best: true)
+    end
+
+    # aria2c speaks HTTP/1.1 only: -j N downloads at once, each on its own connection (kept alive
+    # and reused for the next file). -x M (--max-connection-per-server, default 1) lets one file
+    # use up to M connections to the server, in pieces of at least --min-split-size (1 MiB here;
+    # aria2c's default of 20 MiB splits nothing but the 210 MB gem), up to --split M of them.
+    def aria2c(jobs, per_server = nil, id: nil, best: false)
+      split = per_server ? ["-x", per_server.to_s, "--split", per_server.to_s, "--min-split-size", "1M"] : []
+      label = "aria2c -j #{jobs}#{per_server ? " -x #{per_server} -s #{per_server} -k 1M" : ""}"
+      label += " (its best here)" if best
+      Peer.new(id: id || (jobs == 16 && !per_server ? "aria2c" : "aria2c-j#{jobs}#{per_server ? "-x#{per_server}" : ""}"),
+               label: label, builder: lambda { |r|
+                 input = File.join(r.home, "aria2.txt")
+                 File.write(input, r.set.items.map { |i| "#{i.url}\n  out=#{i.file}\n" }.join)
+                 { argv: ["aria2c", "-j", jobs.to_s, *split, "--input-file", input, "--dir", r.out,
+                          "--ca-certificate", r.ca, "--quiet", "--allow-overwrite=true"],
+                   env: r.env, dir: r.out, out: r.out }
+               })
     end
 
     # ---------------------------------------------------------------------------------------
@@ -100,14 +168,16 @@ module WowBench
     def wow_fetch(root)
       lib = File.join(root, "lib")
       [
-        Peer.new(id: "wow-ruby", label: "wow-fetch, Ruby API (defaults)", builder: lambda { |r|
+        # One process per run; bench/lib/wow_call.rb also times the `download_all` call inside
+        # it, which the harness reports as its own row, "wow-fetch, Ruby API (the call)".
+        Peer.new(id: "wow-ruby", label: "wow-fetch, Ruby API (whole process)", builder: lambda { |r|
           list = File.join(r.home, "items.txt")
           File.write(list, r.set.items.map { |i| "#{i.full_name}\n" }.join)
-          script = 'require "wow/fetch"; ' \
-                   'Wow::Fetcher.download_all(File.readlines(ARGV[0], chomp: true), dest: ARGV[1], source: ARGV[2])'
-          { argv: ["ruby", "-I", lib, "-e", script, list, r.out, r.source], env: r.env, dir: r.out, out: r.out }
+          times = File.join(r.home, "wow-call.txt")
+          { argv: ["ruby", "-I", lib, File.join(root, "bench/lib/wow_call.rb"), list, r.out, r.source, times],
+            env: r.env, dir: r.out, out: r.out, times: times }
         }),
-        Peer.new(id: "wow-cli", label: "wow-fetch CLI --lockfile (defaults)", builder: lambda { |r|
+        Peer.new(id: "wow-cli", label: "wow-fetch CLI --lockfile (whole process)", builder: lambda { |r|
           app = r.app_dir
           { argv: ["ruby", "-I", lib, File.join(root, "exe/wow-fetch"), "--lockfile", File.join(app, "Gemfile.lock"),
                    "--dest", r.out],
