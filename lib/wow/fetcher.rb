@@ -34,7 +34,7 @@ module Wow
   #   - +dest:+ [nil] directory that receives the +full_name.gem+ files
   #   - +cache_dir:+ [Fetcher.default_cache_dir] the cache, shared by all processes
   #   - +source:+ ["https://rubygems.org"] base URL for items without +url:+
-  #   - +concurrency:+ [16] transfers in flight at once, over all hosts
+  #   - +concurrency:+ [64] transfers in flight at once, over all hosts
   #   - +per_host:+ [= concurrency over HTTP/2, at most 16 over HTTP/1.1] transfers in flight at
   #     once to one host (over HTTP/1.1 each is a connection of its own)
   #   - +retries:+ [3] extra attempts after a retryable failure

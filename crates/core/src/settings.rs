@@ -715,7 +715,7 @@ mod tests {
         assert_eq!(shown("dest"), "unset: nil");
         assert_eq!(shown("cache_dir"), "environment");
         assert_eq!(shown("source"), "\"https://rubygems.org\"");
-        assert_eq!(shown("concurrency"), "16");
+        assert_eq!(shown("concurrency"), "64");
         assert_eq!(
             shown("per_host"),
             "unset: = concurrency over HTTP/2, at most 16 over HTTP/1.1"

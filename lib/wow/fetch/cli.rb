@@ -93,7 +93,7 @@ module Wow
           o.on("--cache-dir DIR", "Shared cache (default $WOW_CACHE_DIR, else ~/.cache/wow/gems)") do |dir|
             options[:cache_dir] = dir
           end
-          o.on("-j", "--concurrency N", Integer, "Transfers in flight at once (default 16)") do |n|
+          o.on("-j", "--concurrency N", Integer, "Transfers in flight at once (default 64; at most 16 connections to an HTTP/1.1 host)") do |n|
             options[:concurrency] = positive(n, "--concurrency")
           end
           o.on("--per-host N", Integer, "Transfers in flight to one host (default: --concurrency over HTTP/2, at most 16 over HTTP/1.1)") do |n|

@@ -185,3 +185,21 @@ fn the_limits_bound_requests_in_flight_segments_included() {
         );
     }
 }
+
+#[test]
+fn one_file_holds_at_most_twenty_four_segments_in_flight() {
+    // 28 segments of 512 KiB, each answered slowly enough that they would all overlap: the
+    // run's 64 places are not all given to one file (memory grows with each stream).
+    let env = env(&[28 * 512 * 1024], |config| {
+        config.faults = vec![FaultRule::new(PathMatch::Any, Fault::Bandwidth(2_000_000))];
+    });
+    let mut options = env.options();
+    options.concurrency = places(64);
+    let (outcomes, _) = run(&env.fetcher(), env.items(), options);
+    assert_eq!(outcomes[0].status, Status::Downloaded);
+    let stats = env.mirror.stats();
+    assert!(
+        stats.max_concurrent_responses > 16 && stats.max_concurrent_responses <= 24,
+        "{stats:?}"
+    );
+}
