@@ -20,15 +20,19 @@ impl Bucket {
     #[must_use]
     pub fn dir_name(self) -> &'static str {
         match self {
-            Self::Gems => GEMS_BUCKET,
+            // v2 (issue 15): v1 keyed entries by host alone, so two sources on one host
+            // (Gemfury, GitHub Packages, Artifactory and Gemstash serve many from one host)
+            // got each other's files. v1 entries are not migrated: they may hold another
+            // source's bytes.
+            Self::Gems => "gems-v2",
             Self::CompactIndex => "compact-index-v1",
         }
     }
 }
 
-/// One source's directory inside a bucket: its origin (host, plus `_port` when not the default), plus `-` and 16
-/// hex digits of the SHA-256 of its path when it has one (`https://h/acct1/` → `h-…`), so
-/// sources that share a host never share files.
+/// One source's directory inside a bucket: its origin (host, plus `_port` when not the
+/// default), plus `-` and 16 hex digits of the SHA-256 of its path when it has one
+/// (`https://h/acct1/` → `h-…`), so sources that share a host never share files.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SourceDir(String);
 
@@ -70,11 +74,6 @@ impl SourceDir {
 pub fn source_path(cache_dir: &Path, bucket: Bucket, source: &SourceDir) -> PathBuf {
     cache_dir.join(bucket.dir_name()).join(source.as_str())
 }
-
-/// v2 (issue 15): v1 keyed entries by host alone, so two sources on one host (Gemfury,
-/// GitHub Packages, Artifactory and Gemstash serve many from one host) got each other's
-/// files. v1 entries are not migrated: they may hold another source's bytes.
-const GEMS_BUCKET: &str = "gems-v2";
 
 /// The cache entry of an item: `gems-v2/SOURCE/full_name.gem`, where `SOURCE` is the
 /// [`SourceDir`] of the source the item's URL belongs to.

@@ -23,11 +23,12 @@ pub use tokio_util::sync::CancellationToken;
 pub use wow_fetch_cache::cache_path;
 pub use wow_fetch_client::{
     ClientOptions, Error, ErrorKind, NetworkFailure, RequestHeaders, RetryPolicy,
-    DEFAULT_BACKOFF_BASE, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RETRY_AFTER, DEFAULT_RETRIES, LANES,
+    DEFAULT_BACKOFF_BASE, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RETRY_AFTER, DEFAULT_READ_TIMEOUT,
+    DEFAULT_RETRIES, LANES,
 };
 pub use wow_fetch_download::{
     Event, EventKind, InternalError, Outcome, Run, RunOptions, Status, Totals, Waker,
-    DEFAULT_CONCURRENCY, DEFAULT_PROGRESS_INTERVAL, DEFAULT_READ_TIMEOUT,
+    DEFAULT_CONCURRENCY, DEFAULT_PROGRESS_INTERVAL,
 };
 pub use wow_fetch_gem::{
     full_name, parse_specifier, redacted, GemSpecifier, InputError, Item, Sha256Digest,

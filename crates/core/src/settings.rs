@@ -14,11 +14,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use wow_fetch_client::{
-    ClientOptions, RequestHeaders, RetryPolicy, DEFAULT_CONNECT_TIMEOUT, DEFAULT_RETRIES,
+    ClientOptions, RequestHeaders, RetryPolicy, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT,
+    DEFAULT_RETRIES,
 };
-use wow_fetch_download::{
-    RunOptions, DEFAULT_CONCURRENCY, DEFAULT_PROGRESS_INTERVAL, DEFAULT_READ_TIMEOUT,
-};
+use wow_fetch_download::{RunOptions, DEFAULT_CONCURRENCY, DEFAULT_PROGRESS_INTERVAL};
 use wow_fetch_gem::{InputError, Item, DEFAULT_SOURCE};
 use wow_fetch_resolve::ResolveOptions;
 

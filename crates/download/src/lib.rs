@@ -27,7 +27,5 @@ mod verify;
 
 pub use event::{Event, EventKind, Outcome, Status, Totals};
 pub use internal::InternalError;
-pub use options::{
-    RunOptions, DEFAULT_CONCURRENCY, DEFAULT_PROGRESS_INTERVAL, DEFAULT_READ_TIMEOUT,
-};
+pub use options::{RunOptions, DEFAULT_CONCURRENCY, DEFAULT_PROGRESS_INTERVAL};
 pub use run::{start, Run, Waker};

@@ -5,7 +5,7 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use wow_fetch_client::DEFAULT_READ_TIMEOUT;
+use wow_fetch_client::DEFAULT_READ_TIMEOUT;
 use wow_fetch_client::{RequestHeaders, RetryPolicy};
 
 /// Transfers in flight at once, over all hosts. Over HTTP/2 a transfer in flight is a stream,

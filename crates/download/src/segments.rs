@@ -272,9 +272,7 @@ impl<'s> Segments<'s, '_> {
         if let Some(validator) = self.validator {
             request = request.header(header::IF_RANGE, validator);
         }
-        let sent = self.transfer.send(request).await;
-        slot.answered(sent.as_ref().ok());
-        let response = sent?;
+        let response = self.transfer.send(request, &mut slot).await?;
         match response.status() {
             StatusCode::PARTIAL_CONTENT => {
                 let expected = ContentRange {

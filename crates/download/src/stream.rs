@@ -17,6 +17,7 @@ use wow_fetch_client::{
 use wow_fetch_gem::{Item, Sha256Digest};
 
 use crate::context::JobContext;
+use crate::schedule::Slot;
 use crate::verify;
 
 /// Write buffer per stream: a few network reads' worth, so the file sees few large writes
@@ -181,15 +182,19 @@ impl Transfer<'_> {
             .headers(self.context.options.headers.map().clone())
     }
 
-    /// Sends `request` and waits for its headers, for at most a connect plus a read budget,
-    /// so a server that accepts and then says nothing counts as a stall too.
+    /// Sends `request` in `slot` and waits for its headers, for at most a connect plus a read
+    /// budget, so a server that accepts and then says nothing counts as a stall too. The slot
+    /// hears of the answer (or the failure) either way: its lane's waiters may go.
     pub(crate) async fn send(
         &self,
         request: reqwest::RequestBuilder,
+        slot: &mut Slot<'_>,
     ) -> Result<reqwest::Response, AttemptError> {
         let budget = self.context.schedule.connect_timeout() + self.context.options.read_timeout;
         let private = self.context.options.headers.map();
-        Ok(response_headers(request, private, budget, self.item.url()).await?)
+        let sent = response_headers(request, private, budget, self.item.url()).await;
+        slot.answered(sent.as_ref().ok());
+        Ok(sent?)
     }
 
     pub(crate) fn transport(&self, err: &reqwest::Error) -> ErrorKind {

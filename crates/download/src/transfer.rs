@@ -41,9 +41,7 @@ pub(crate) async fn attempt(
     if let Some((_, validator)) = &resume_from {
         request = request.header(header::IF_RANGE, validator);
     }
-    let sent = transfer.send(request).await;
-    slot.answered(sent.as_ref().ok());
-    let response = sent?;
+    let response = transfer.send(request, &mut slot).await?;
 
     let status = response.status();
     let body = match status {

@@ -35,7 +35,7 @@ use std::collections::HashSet;
 use tokio::runtime::Runtime;
 
 pub use error::ResolveError;
-pub use options::{ResolveOptions, DEFAULT_INDEX_CONCURRENCY, DEFAULT_READ_TIMEOUT};
+pub use options::{ResolveOptions, DEFAULT_INDEX_CONCURRENCY};
 pub use request::{GemRequest, RequestError};
 pub use requirement::{Constraint, Op, Requirement, RequirementError};
 pub use version::{Version, VersionError};

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::version::Version;
-pub use wow_fetch_client::DEFAULT_READ_TIMEOUT;
+use wow_fetch_client::DEFAULT_READ_TIMEOUT;
 use wow_fetch_client::{RequestHeaders, RetryPolicy};
 use wow_fetch_gem::RUBY_PLATFORM;
 
